@@ -1,0 +1,1 @@
+"""The gateway service: the platform's single HTTP entry and the keeper of request state."""

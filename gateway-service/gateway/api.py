@@ -1,0 +1,182 @@
+"""HTTP routes. Views parse, call one handler, and shape the answer; errors become JSON here."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+from uuid import UUID
+
+import yaml
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from sqlalchemy import Engine, Row, text
+from werkzeug.exceptions import HTTPException
+
+from gateway import handlers, store
+from gateway.errors import ApiError, InvalidRequest, NotFound, NotReady, PayloadTooLarge, UnsupportedMediaType
+from gateway.settings import Settings
+from gateway.validation import parse_json, parse_submission
+from gateway.waiting import FinishedWaiter
+from inference_core.aws.sns import find_topic_arn
+from inference_core.db.schema import FINISHED
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    settings: Settings
+    engine: Engine
+    waiter: FinishedWaiter
+    sns_client: Any
+
+
+def deps() -> Dependencies:
+    return current_app.extensions["gateway"]  # type: ignore[no-any-return]
+
+
+@bp.post("/v1/inference")
+def submit_inference() -> tuple[Response, int, dict[str, str]]:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    body = parse_json(request.get_data(cache=False))
+    command = parse_submission(body, request.headers.get("Idempotency-Key"))
+    submission = handlers.submit(deps().engine, command)
+    headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
+    if submission.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return jsonify(request_id=str(submission.request_id), status=submission.status), 202, headers
+
+
+@bp.get("/v1/inference/<request_id>")
+def get_inference(request_id: str) -> Response:
+    parsed_id = _parse_request_id(request_id)
+    wait = _parse_wait(request.args.get("wait"), deps().settings.max_wait_seconds)
+    deadline = time.monotonic() + wait
+    while True:
+        with deps().engine.connect() as conn:
+            row = store.get_request(conn, parsed_id)
+        if row is None:
+            raise NotFound(f"no inference request {request_id}")
+        remaining = deadline - time.monotonic()
+        if row.status in FINISHED or remaining <= 0:
+            return jsonify(_request_json(row))
+        deps().waiter.wait(parsed_id, remaining)
+
+
+@bp.get("/v1/actions")
+def list_actions() -> Response:
+    ttl = timedelta(seconds=deps().settings.serving_ttl_seconds)
+    now = datetime.now(UTC)
+    with deps().engine.connect() as conn:
+        actions = store.list_actions(conn)
+    return jsonify(
+        actions=[
+            {
+                "action": a.action,
+                "model": a.model_name,
+                "version": a.model_version,
+                "serving": a.last_seen_at is not None and now - a.last_seen_at <= ttl,
+                "last_seen_at": _iso(a.last_seen_at),
+            }
+            for a in actions
+        ]
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    try:
+        with deps().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        find_topic_arn(deps().sns_client, deps().settings.aws.names.topic)
+        checks["sns"] = "ok"
+    except Exception as exc:
+        checks["sns"] = f"unreachable: {type(exc).__name__}"
+    if any(value != "ok" for value in checks.values()):
+        raise NotReady("dependencies are not reachable", {"checks": checks})
+    return jsonify(status="ready", checks=checks)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(load_openapi())
+
+
+def load_openapi() -> dict[str, Any]:
+    return yaml.safe_load(resources.files("gateway").joinpath("openapi.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def _parse_request_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFound(f"no inference request {raw!r}: request ids are UUIDs") from None
+
+
+def _parse_wait(raw: str | None, maximum: int) -> float:
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= maximum:
+        raise InvalidRequest(f"wait must be a number of seconds from 0 to {maximum}", {"field": "wait"})
+    return value
+
+
+def _request_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "request_id": str(row.id),
+        "action": row.action,
+        "status": row.status,
+        "result": row.result,
+        "error": row.error,
+        "model": {"name": row.model_name, "version": row.model_version} if row.model_name else None,
+        "features_uri": row.features_uri,
+        "features_row": row.features_row,
+        "metadata": row.metadata,
+        "created_at": _iso(row.created_at),
+        "started_at": _iso(row.started_at),
+        "completed_at": _iso(row.completed_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> tuple[Response, int]:
+        return jsonify(error.to_json()), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        if error.code == 413:
+            limit = deps().settings.max_body_bytes
+            return api_error(PayloadTooLarge(f"request body is larger than {limit} bytes"))
+        code = (error.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": {"code": code, "message": error.description}}), error.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return jsonify({"error": {"code": "internal", "message": "internal error; it has been logged"}}), 500

@@ -1,0 +1,31 @@
+"""The web process's composition root: ``gunicorn 'gateway.app:create_app()'``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from gateway.api import Dependencies, bp, register_error_handlers
+from gateway.settings import Settings
+from gateway.waiting import FinishedWaiter
+from inference_core.aws.clients import aws_client
+from inference_core.db.engine import make_engine
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["gateway"] = Dependencies(
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        waiter=FinishedWaiter(settings.database_url),
+        sns_client=aws_client("sns", settings.aws),
+    )
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    return app
+

@@ -1,0 +1,69 @@
+"""The gateway's event process: publishes the outbox and applies the workers' events.
+
+``gateway-dispatcher`` runs two loops in one process: the outbox relay (a thread) and
+the consumer of the gateway queue (the main thread, so SIGTERM reaches it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import partial
+
+from gateway.handlers import apply_worker_events
+from gateway.outbox import OutboxRelay
+from gateway.settings import Settings
+from inference_core.aws.clients import aws_client
+from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
+from inference_core.aws.sns import SnsPublisher, find_topic_arn
+from inference_core.aws.sqs import SqsQueue
+from inference_core.db.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dispatcher:
+    relay: OutboxRelay
+    consumer: QueueConsumer
+
+    def run(self) -> None:
+        stop = threading.Event()
+        relay_thread = threading.Thread(target=self.relay.run, args=(stop,), name="outbox-relay", daemon=True)
+        relay_thread.start()
+        try:
+            self.consumer.run()
+        finally:
+            stop.set()
+            relay_thread.join(timeout=10)
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher:
+    engine = make_engine(settings.database_url)
+    sns = aws_client("sns", settings.aws)
+    sqs = aws_client("sqs", settings.aws)
+    publisher = SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic))
+    queue = SqsQueue.named(sqs, settings.aws.names.gateway_queue)
+    consumer = QueueConsumer(
+        queue,
+        partial(apply_worker_events, engine),
+        ConsumerSettings(
+            wait_seconds=settings.consumer_wait_seconds,
+            backoff_base_seconds=settings.consumer_backoff_base_seconds,
+        ),
+    )
+    return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dispatcher = build_dispatcher(Settings.from_env())
+    dispatcher.consumer.install_signal_handlers()
+    log.info("gateway dispatcher running")
+    dispatcher.run()
+    log.info("gateway dispatcher stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The gateway's errors. Each maps to one HTTP status at the edge (api.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class MalformedJson(ApiError):
+    status, code = 400, "malformed_json"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidRequest(ApiError):
+    status, code = 422, "invalid_request"
+
+
+class UnknownAction(ApiError):
+    status, code = 422, "unknown_action"
+
+
+class BadIdempotencyKey(ApiError):
+    status, code = 400, "invalid_idempotency_key"
+
+
+class IdempotencyConflict(ApiError):
+    status, code = 409, "idempotency_key_reused"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class NotReady(ApiError):
+    status, code = 503, "not_ready"

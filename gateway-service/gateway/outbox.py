@@ -1,0 +1,117 @@
+"""The transactional outbox: events are written with the state change and published after.
+
+``enqueue`` runs inside the caller's transaction, so an accepted request always has
+its event. ``OutboxRelay`` is the only publisher: it claims pending rows with
+``FOR UPDATE SKIP LOCKED`` (several relays can run side by side), publishes them in
+batches of ten and marks them published. If SNS is down the rows wait and the relay
+retries with backoff; nothing is lost, and a crash between publish and mark means a
+duplicate, which consumers tolerate (delivery is at least once anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+
+from inference_core.aws.limits import MAX_BATCH_ENTRIES
+from inference_core.aws.sns import SnsPublisher
+from inference_core.db.engine import listen_connection
+from inference_core.db.schema import OUTBOX_CHANNEL, outbox
+from inference_core.events import Event, Message, encode
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(conn: Connection, event: Event) -> None:
+    message = encode(event)
+    conn.execute(
+        insert(outbox).values(
+            event_type=message.attributes["event_type"], body=message.body, attributes=message.attributes
+        )
+    )
+    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: SnsPublisher,
+        database_url: str,
+        idle_poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._database_url = database_url
+        self._idle_poll_seconds = idle_poll_seconds
+        self._max_backoff_seconds = max_backoff_seconds
+
+    def publish_pending(self, limit: int = MAX_BATCH_ENTRIES) -> int:
+        """Publish up to `limit` pending events; returns how many were published.
+
+        Raises when SNS cannot be reached; the rows stay pending.
+        """
+        error: Exception | None = None
+        published: list[int] = []
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.body, outbox.c.attributes)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            messages = [Message(body=row.body, attributes=dict(row.attributes)) for row in rows]
+            try:
+                failed = set(self._publisher.publish(messages))
+            except Exception as exc:
+                failed, error = set(range(len(rows))), exc
+            published = [row.id for i, row in enumerate(rows) if i not in failed]
+            if published:
+                conn.execute(update(outbox).where(outbox.c.id.in_(published)).values(published_at=func.now()))
+            if failed:
+                reason = error or RuntimeError("rejected by SNS")
+                self._record_failure(conn, [rows[i].id for i in sorted(failed)], reason)
+        if error is not None:
+            raise error
+        return len(published)
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until `stop` is set; woken by NOTIFY, with a slow poll as a safety net."""
+        backoff = 0.0
+        listener = None
+        while not stop.is_set():
+            try:
+                if listener is None:
+                    listener = listen_connection(self._database_url, OUTBOX_CHANNEL)
+                while not stop.is_set() and self.publish_pending() > 0:
+                    pass
+                backoff = 0.0
+                for _ in listener.notifies(timeout=self._idle_poll_seconds, stop_after=1):
+                    pass
+            except Exception as exc:
+                backoff = min(max(backoff * 2, 0.5), self._max_backoff_seconds)
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                if listener is not None and listener.closed:
+                    listener = None
+                stop.wait(backoff)
+        if listener is not None:
+            listener.close()
+
+    @staticmethod
+    def _record_failure(conn: Connection, ids: list[int], exc: Exception) -> None:
+        # Keep the count and reason on the rows so an operator can see why they wait.
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:1000])
+        )
+
+
+def pending_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one())
+

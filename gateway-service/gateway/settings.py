@@ -1,0 +1,37 @@
+"""The gateway's settings, read once from the environment by each composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from inference_core.aws.limits import MAX_SNS_MESSAGE_BYTES
+from inference_core.settings import AwsSettings, Env, database_url
+
+# Leave room in the SNS message for the envelope and attributes around the request text.
+_MAX_BODY_CEILING = MAX_SNS_MESSAGE_BYTES // 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    aws: AwsSettings
+    max_body_bytes: int = 64 * 1024
+    max_wait_seconds: int = 30
+    # A worker that has not announced itself for this long is shown as not serving.
+    serving_ttl_seconds: int = 90
+    consumer_wait_seconds: int = 20
+    consumer_backoff_base_seconds: int = 2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = Env(environ)
+        return cls(
+            database_url=database_url(env),
+            aws=AwsSettings.from_env(env),
+            max_body_bytes=env.int("GATEWAY_MAX_BODY_BYTES", 64 * 1024, minimum=1024, maximum=_MAX_BODY_CEILING),
+            max_wait_seconds=env.int("GATEWAY_MAX_WAIT_SECONDS", 30, minimum=0, maximum=30),
+            serving_ttl_seconds=env.int("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
+            consumer_wait_seconds=env.int("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
+            consumer_backoff_base_seconds=env.int("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
+        )

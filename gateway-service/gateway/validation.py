@@ -1,0 +1,128 @@
+"""Turn an HTTP body into a SubmitInference command, or say exactly what is wrong with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import BadIdempotencyKey, InvalidRequest, MalformedJson
+
+MAX_METADATA_DEPTH = 16
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_ALLOWED_FIELDS = {"action", "text", "metadata"}
+
+
+@dataclass(frozen=True)
+class SubmitInference:
+    action: str
+    text: str
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the body, so a reused Idempotency-Key with another body is caught."""
+        canonical = json.dumps(
+            {"action": self.action, "text": self.text, "metadata": self.metadata},
+            sort_keys=True,
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MalformedJson("JSON is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, oversize ints, bad UTF-8
+        raise MalformedJson(f"request body is not valid JSON: {exc}") from None
+
+
+def parse_submission(body: Any, idempotency_key: str | None) -> SubmitInference:
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object with 'action' and 'text'")
+    unknown = sorted(set(body) - _ALLOWED_FIELDS)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field(s): {', '.join(unknown)}; allowed: action, text, metadata",
+            {"unknown_fields": unknown},
+        )
+    action = _required_string(body, "action")
+    text = _required_string(body, "text")
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("'metadata' must be a JSON object", {"field": "metadata"})
+    _check_storable(metadata, "metadata", depth=1)
+    return SubmitInference(action, text, metadata, _idempotency_key(idempotency_key))
+
+
+def _required_string(body: dict[str, Any], field: str) -> str:
+    if field not in body:
+        raise InvalidRequest(f"'{field}' is required", {"field": field})
+    value = body[field]
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{field}' must be a string, got {_json_type(value)}", {"field": field})
+    if not value.strip():
+        raise InvalidRequest(f"'{field}' must not be empty", {"field": field})
+    _check_text(value, field)
+    return value
+
+
+def _check_text(value: str, where: str) -> None:
+    # PostgreSQL cannot store NUL in text or JSONB, nor lone UTF-16 surrogates in UTF-8.
+    if "\x00" in value:
+        raise InvalidRequest(f"'{where}' must not contain the NUL character (\\u0000)", {"field": where})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"'{where}' contains an unpaired UTF-16 surrogate", {"field": where}) from None
+
+
+def _check_storable(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_METADATA_DEPTH:
+        raise InvalidRequest(f"'{where}' is nested deeper than {MAX_METADATA_DEPTH} levels", {"field": where})
+    if isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_storable(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item, where, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        # json.loads turns 1e999 into inf, which JSON (and PostgreSQL) cannot represent.
+        raise InvalidRequest(f"'{where}' holds a number out of range", {"field": where})
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= MAX_IDEMPOTENCY_KEY_LENGTH or not raw.isascii() or not raw.isprintable():
+        raise BadIdempotencyKey(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
+        )
+    return raw
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

@@ -1,0 +1,25 @@
+"""boto3 client construction: the only place that knows about endpoints and retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from inference_core.settings import AwsSettings
+
+# Fail fast when the endpoint is down: callers (the outbox relay, the readiness probe)
+# retry on their own schedule instead of hanging inside botocore.
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=30,  # above the 20 s long poll
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=32,
+)
+
+
+def aws_client(service: str, settings: AwsSettings) -> Any:
+    """A new boto3 client for `service` (clients are thread-safe; sessions are not)."""
+    session = boto3.session.Session(region_name=settings.region)
+    return session.client(service, endpoint_url=settings.endpoint_url, config=_CONFIG)

@@ -1,0 +1,160 @@
+"""Create the platform's AWS resources, idempotently.
+
+One topic; per model a queue (with a dead-letter queue) subscribed with raw delivery
+and a filter on ``event_type=inference_request`` and its ``action``; a gateway queue
+for the workers' answers; one bucket. Every call converges to the same state, so it
+is safe to run on each start. Nothing here hard-codes an account, region or endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from inference_core.events import EventType
+from inference_core.settings import ResourceNames
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """A model and the action whose requests it serves."""
+
+    model_name: str
+    action: str
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    # Receives before SQS moves a message to its dead-letter queue.
+    max_receive_count: int = 5
+    # Long enough for a batch to be predicted, stored and published.
+    visibility_timeout_seconds: int = 60
+    # Keep failed messages for people to inspect and redrive (14 days, the SQS maximum).
+    dead_letter_retention_seconds: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Topology:
+    topic_arn: str
+    bucket: str
+    gateway_queue_url: str
+    model_queue_urls: dict[str, str]
+
+
+def provision(
+    sns: Any,
+    sqs: Any,
+    s3: Any,
+    names: ResourceNames,
+    routes: Sequence[ModelRoute],
+    queue_settings: QueueSettings = QueueSettings(),
+) -> Topology:
+    topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
+    _ensure_bucket(s3, names.bucket)
+    gateway_url = _ensure_subscribed_queue(
+        sns,
+        sqs,
+        topic_arn,
+        names.gateway_queue,
+        {
+            "event_type": [
+                EventType.INFERENCE_STARTED.value,
+                EventType.INFERENCE_RESPONSE.value,
+                EventType.MODEL_SERVING.value,
+            ]
+        },
+        queue_settings,
+    )
+    model_urls = {
+        route.model_name: _ensure_subscribed_queue(
+            sns,
+            sqs,
+            topic_arn,
+            names.model_queue(route.model_name),
+            {"event_type": [EventType.INFERENCE_REQUEST.value], "action": [route.action]},
+            queue_settings,
+        )
+        for route in routes
+    }
+    return Topology(topic_arn, names.bucket, gateway_url, model_urls)
+
+
+def _ensure_bucket(s3: Any, bucket: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    region = s3.meta.region_name
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region and region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
+
+
+def _ensure_queue(sqs: Any, name: str) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(url), str(arn)
+
+
+def _ensure_subscribed_queue(
+    sns: Any,
+    sqs: Any,
+    topic_arn: str,
+    name: str,
+    filter_policy: dict[str, list[str]],
+    settings: QueueSettings,
+) -> str:
+    dlq_url, dlq_arn = _ensure_queue(sqs, ResourceNames.dead_letter_queue(name))
+    sqs.set_queue_attributes(
+        QueueUrl=dlq_url, Attributes={"MessageRetentionPeriod": str(settings.dead_letter_retention_seconds)}
+    )
+    # Attributes are set after creation so that a second run updates them instead of failing.
+    url, arn = _ensure_queue(sqs, name)
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
+            ),
+            "Policy": json.dumps(_allow_topic_policy(arn, topic_arn)),
+        },
+    )
+    subscription_arn = sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    # subscribe() returns the existing subscription unchanged; set the filter so edits apply.
+    sns.set_subscription_attributes(
+        SubscriptionArn=subscription_arn,
+        AttributeName="FilterPolicy",
+        AttributeValue=json.dumps(filter_policy),
+    )
+    return url
+
+
+def _allow_topic_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    """Only the platform's topic may send to the queue."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowInferenceTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }

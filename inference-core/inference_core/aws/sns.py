@@ -1,0 +1,54 @@
+"""SNS adapter: publish encoded events to the one topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from inference_core.aws.limits import MAX_BATCH_ENTRIES
+from inference_core.events import Message
+
+
+class TopicNotFound(LookupError):
+    pass
+
+
+def find_topic_arn(client: Any, name: str) -> str:
+    """The ARN of the topic called `name`; raises TopicNotFound if it does not exist."""
+    for page in client.get_paginator("list_topics").paginate():
+        for topic in page.get("Topics", []):
+            if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                return str(topic["TopicArn"])
+    raise TopicNotFound(f"SNS topic {name!r} does not exist; run the bootstrap (make up) first")
+
+
+class SnsPublisher:
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._client = client
+        self.topic_arn = topic_arn
+
+    def publish(self, messages: Sequence[Message]) -> list[int]:
+        """Publish in batches of ten; returns the indexes of messages SNS did not accept.
+
+        Raises botocore errors when SNS cannot be reached at all.
+        """
+        failed: list[int] = []
+        for start in range(0, len(messages), MAX_BATCH_ENTRIES):
+            chunk = messages[start : start + MAX_BATCH_ENTRIES]
+            response = self._client.publish_batch(
+                TopicArn=self.topic_arn,
+                PublishBatchRequestEntries=[
+                    {
+                        "Id": str(start + i),
+                        "Message": message.body,
+                        "MessageAttributes": {
+                            key: {"DataType": "String", "StringValue": value}
+                            for key, value in message.attributes.items()
+                        },
+                    }
+                    for i, message in enumerate(chunk)
+                ],
+            )
+            failed.extend(int(entry["Id"]) for entry in response.get("Failed", []))
+        return failed
+

@@ -1,0 +1,159 @@
+"""The events that cross the topic, and their wire format.
+
+Every message on the `inference-events` topic has:
+
+* a JSON body ``{"schema_version": 1, "event_type": "...", "data": {...}}``;
+* the message attributes ``event_type`` (always) and ``action`` (for events about
+  one request), which the SQS subscriptions filter on.
+
+Events are named for what happened. Bump ``SCHEMA_VERSION`` for any change a
+reader of the previous version could not parse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    INFERENCE_REQUEST = "inference_request"
+    INFERENCE_STARTED = "inference_started"
+    INFERENCE_RESPONSE = "inference_response"
+    JOB_COMPLETED = "job_completed"
+    MODEL_SERVING = "model_serving"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InferenceRequested(_Event):
+    """A client asked for `action` to be run on `text`."""
+
+    request_id: UUID
+    action: str
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    submitted_at: datetime
+
+
+class InferenceStarted(_Event):
+    """A model worker took the request into a batch."""
+
+    request_id: UUID
+    action: str
+    model_name: str
+    model_version: str
+    started_at: datetime
+
+
+class ErrorInfo(_Event):
+    code: str
+    message: str
+
+
+class InferenceCompleted(_Event):
+    """A model worker finished the request, successfully or for good."""
+
+    request_id: UUID
+    action: str
+    status: Literal["succeeded", "failed"]
+    model_name: str
+    model_version: str | None = None
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    features_uri: str | None = None
+    features_row: int | None = None
+    completed_at: datetime
+
+
+class JobCompleted(_Event):
+    """The gateway stored the outcome of a request; clients may fetch it."""
+
+    request_id: UUID
+    action: str
+    status: Literal["succeeded", "failed"]
+    model_name: str
+    model_version: str | None = None
+    completed_at: datetime
+
+
+class ModelServing(_Event):
+    """A worker is up and serving `action` with this model version (sent on start and as a heartbeat)."""
+
+    action: str
+    model_name: str
+    model_version: str
+    at: datetime
+
+
+Event = InferenceRequested | InferenceStarted | InferenceCompleted | JobCompleted | ModelServing
+
+EVENT_TYPES: dict[type[_Event], EventType] = {
+    InferenceRequested: EventType.INFERENCE_REQUEST,
+    InferenceStarted: EventType.INFERENCE_STARTED,
+    InferenceCompleted: EventType.INFERENCE_RESPONSE,
+    JobCompleted: EventType.JOB_COMPLETED,
+    ModelServing: EventType.MODEL_SERVING,
+}
+_CLASSES: dict[EventType, type[_Event]] = {v: k for k, v in EVENT_TYPES.items()}
+
+
+class MalformedEvent(ValueError):
+    """A message body is not an event this version of the code can read."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """An event encoded for SNS: a body and the attributes subscriptions filter on."""
+
+    body: str
+    attributes: dict[str, str]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def encode(event: Event) -> Message:
+    event_type = EVENT_TYPES[type(event)]
+    body = json.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "event_type": event_type.value,
+            "data": event.model_dump(mode="json"),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return Message(body=body, attributes={"event_type": event_type.value, "action": event.action})
+
+
+def decode(body: str) -> Event:
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:
+        raise MalformedEvent(f"message body is not JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise MalformedEvent("message body is not a JSON object")
+    if envelope.get("schema_version") != SCHEMA_VERSION:
+        raise MalformedEvent(
+            f"unsupported schema_version {envelope.get('schema_version')!r}; this reader knows {SCHEMA_VERSION}"
+        )
+    try:
+        cls = _CLASSES[EventType(envelope.get("event_type"))]
+    except ValueError as exc:
+        raise MalformedEvent(f"unknown event_type {envelope.get('event_type')!r}") from exc
+    try:
+        return cls.model_validate(envelope.get("data"))  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise MalformedEvent(f"invalid {cls.__name__}: {exc.errors(include_url=False)}") from exc

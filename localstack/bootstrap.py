@@ -1,0 +1,51 @@
+"""Create everything the platform needs before it starts, idempotently.
+
+1. PostgreSQL: create the database if missing and apply the Alembic migrations.
+2. AWS (LocalStack or real AWS, by settings alone): the topic, one queue + DLQ per model
+   folder, the gateway queue, the bucket (inference_core.aws.provision).
+3. The action catalogue: each model folder's action becomes known to the gateway.
+
+    python localstack/bootstrap.py          # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.store import register_action
+from inference_core.aws.clients import aws_client
+from inference_core.aws.provision import ModelRoute, provision
+from inference_core.db.engine import make_engine
+from inference_core.db.migrate import upgrade
+from inference_core.settings import AwsSettings, Env, database_url
+from model_runtime.catalog import discover
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "ml-models" / "models"
+
+
+def main() -> None:
+    env = Env()
+    url = database_url(env)
+    aws = AwsSettings.from_env(env)
+    specs = discover(Path(env.str("MODELS_DIR", str(DEFAULT_MODELS_DIR))))
+
+    upgrade(url)
+    topology = provision(
+        aws_client("sns", aws),
+        aws_client("sqs", aws),
+        aws_client("s3", aws),
+        aws.names,
+        [ModelRoute(spec.name, spec.action) for spec in specs],
+    )
+    engine = make_engine(url, pool_size=1)
+    with engine.begin() as conn:
+        for spec in specs:
+            register_action(conn, spec.action, spec.name)
+    engine.dispose()
+    print(f"bootstrap: topic {topology.topic_arn}, bucket {topology.bucket}")
+    for spec in specs:
+        print(f"bootstrap: action {spec.action!r} -> model {spec.name} -> {topology.model_queue_urls[spec.name]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The shared layer of the model services. Importing it loads neither torch nor MLflow."""

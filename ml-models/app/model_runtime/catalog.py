@@ -1,0 +1,76 @@
+"""Find the models: every ``models/<name>/model.toml`` is one model service.
+
+Adding a model is adding a folder; the queue, the worker, the training job and the
+action in ``GET /v1/actions`` all follow from this manifest::
+
+    name = "sentiment"            # the registered model name in MLflow
+    action = "sentiment"          # the request action it serves
+    class = "model:SentimentModel"  # <module file in the folder>:<AbstractModel subclass>
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_runtime.base import AbstractModel
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    action: str
+    entrypoint: str
+    folder: Path
+
+
+def discover(models_dir: Path) -> list[ModelSpec]:
+    return [_read(manifest) for manifest in sorted(models_dir.glob("*/model.toml"))]
+
+
+def find(models_dir: Path, name: str) -> ModelSpec:
+    for spec in discover(models_dir):
+        if spec.name == name:
+            return spec
+    raise CatalogError(f"no model named {name!r} under {models_dir} (looked for */model.toml)")
+
+
+def load_class(spec: ModelSpec) -> type[AbstractModel]:
+    """Import the model's module from its folder and return its AbstractModel subclass."""
+    from model_runtime.base import AbstractModel
+
+    module_name, _, class_name = spec.entrypoint.partition(":")
+    path = spec.folder / f"{module_name}.py"
+    qualified = f"models_{spec.name}_{module_name}"
+    module_spec = importlib.util.spec_from_file_location(qualified, path)
+    if module_spec is None or module_spec.loader is None:
+        raise CatalogError(f"{spec.name}: cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[qualified] = module
+    module_spec.loader.exec_module(module)
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, AbstractModel)):
+        raise CatalogError(f"{spec.name}: {spec.entrypoint} is not an AbstractModel subclass")
+    return cls
+
+
+def _read(manifest: Path) -> ModelSpec:
+    try:
+        data = tomllib.loads(manifest.read_text())
+        spec = ModelSpec(
+            name=str(data["name"]), action=str(data["action"]), entrypoint=str(data["class"]), folder=manifest.parent
+        )
+    except (KeyError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"{manifest}: needs name, action and class ({exc})") from exc
+    if spec.name != manifest.parent.name:
+        raise CatalogError(f"{manifest}: name {spec.name!r} must match its folder {manifest.parent.name!r}")
+    return spec

@@ -1,0 +1,229 @@
+"""The model service: poll the model's queue, predict in batches, store features, answer.
+
+For each batch received (up to 10): announce ``inference_started``, run ``predict`` once
+for the batch (falling back to one by one if the batch fails, so one bad input does not
+fail its neighbours), save the features to S3, publish ``inference_response`` for each
+request, and only then let the poll loop delete the messages. A message that fails on
+its last allowed receive is answered as ``failed`` and then left to move to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+
+from inference_core.aws.consumer import Failures
+from inference_core.aws.sns import SnsPublisher
+from inference_core.aws.sqs import ReceivedMessage
+from inference_core.events import (
+    ErrorInfo,
+    InferenceCompleted,
+    InferenceRequested,
+    InferenceStarted,
+    MalformedEvent,
+    ModelServing,
+    decode,
+    encode,
+    utcnow,
+)
+from model_runtime.base import AbstractModel, BatchOutput
+from model_runtime.features import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Row:
+    result: dict[str, Any]
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    version: str
+    action: str
+    model: AbstractModel
+
+
+class InferenceWorker:
+    def __init__(
+        self,
+        served: ServedModel,
+        publisher: SnsPublisher,
+        features: FeatureStore,
+        max_receive_count: int | None,
+    ) -> None:
+        self.served = served
+        self._publisher = publisher
+        self._features = features
+        self._max_receive_count = max_receive_count
+
+    def handle(self, messages: Sequence[ReceivedMessage]) -> Failures:
+        failures: dict[str, Exception] = {}
+        requests: list[tuple[ReceivedMessage, InferenceRequested]] = []
+        for message in messages:
+            try:
+                event = decode(message.body)
+                if not isinstance(event, InferenceRequested):
+                    raise MalformedEvent(f"expected an inference_request, got {type(event).__name__}")
+                requests.append((message, event))
+            except MalformedEvent as exc:
+                failures[message.message_id] = exc
+
+        if requests:
+            self._announce_started([r for _, r in requests])
+            outputs = self._predict([r.text for _, r in requests])
+            succeeded = [(m, r, o) for (m, r), o in zip(requests, outputs, strict=True) if not isinstance(o, Exception)]
+            for (message, _), output in zip(requests, outputs, strict=True):
+                if isinstance(output, Exception):
+                    failures[message.message_id] = output
+            if succeeded:
+                try:
+                    failures.update(self._answer(succeeded))
+                except Exception as exc:  # S3 or SNS down: the whole batch is retried later
+                    failures.update({m.message_id: exc for m, _, _ in succeeded})
+
+        self._answer_final_failures(messages, failures)
+        return failures
+
+    def announce_serving(self) -> None:
+        event = ModelServing(
+            action=self.served.action, model_name=self.served.name, model_version=self.served.version, at=utcnow()
+        )
+        self._publisher.publish([encode(event)])
+
+    def _announce_started(self, requests: list[InferenceRequested]) -> None:
+        # Best effort: status "running" is informative; the answer is what matters.
+        started = [
+            encode(
+                InferenceStarted(
+                    request_id=r.request_id,
+                    action=r.action,
+                    model_name=self.served.name,
+                    model_version=self.served.version,
+                    started_at=utcnow(),
+                )
+            )
+            for r in requests
+        ]
+        try:
+            self._publisher.publish(started)
+        except Exception as exc:
+            log.warning("could not announce started: %s", exc)
+
+    def _predict(self, texts: list[str]) -> list[_Row | Exception]:
+        """Per text, its result and features, or the exception that text raised."""
+        try:
+            return self._rows(self.served.model.predict(texts))
+        except Exception as batch_error:
+            if len(texts) == 1:
+                return [batch_error]
+            log.warning("batch of %d failed (%s); retrying one by one", len(texts), batch_error)
+        rows: list[_Row | Exception] = []
+        for text in texts:
+            try:
+                rows.extend(self._rows(self.served.model.predict([text])))
+            except Exception as exc:
+                rows.append(exc)
+        return rows
+
+    @staticmethod
+    def _rows(output: BatchOutput) -> list[_Row | Exception]:
+        return [_Row(result, output.features[i]) for i, result in enumerate(output.results)]
+
+    def _answer(self, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]]) -> Failures:
+        features = np.stack([row.features for _, _, row in done])
+        uri = self._features.save_batch(self.served.name, self.served.version, features)
+        responses = [
+            encode(
+                InferenceCompleted(
+                    request_id=request.request_id,
+                    action=request.action,
+                    status="succeeded",
+                    model_name=self.served.name,
+                    model_version=self.served.version,
+                    result=row.result,
+                    features_uri=uri,
+                    features_row=i,
+                    completed_at=utcnow(),
+                )
+            )
+            for i, (_, request, row) in enumerate(done)
+        ]
+        rejected = self._publisher.publish(responses)
+        return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}
+
+    def _answer_final_failures(self, messages: Sequence[ReceivedMessage], failures: Failures) -> None:
+        """On the last receive before the DLQ, tell the gateway the request failed for good."""
+        if self._max_receive_count is None:
+            return
+        final = [m for m in messages if m.message_id in failures and m.receive_count >= self._max_receive_count]
+        answers = []
+        for message in final:
+            request_id = request_id_of(message.body)
+            if request_id is None:
+                log.error("message %s is unreadable and has no request id; leaving it to the DLQ", message.message_id)
+                continue
+            error = failures[message.message_id]
+            answers.append(
+                encode(
+                    InferenceCompleted(
+                        request_id=request_id,
+                        action=self.served.action,
+                        status="failed",
+                        model_name=self.served.name,
+                        model_version=self.served.version,
+                        error=ErrorInfo(
+                            code="processing_failed",
+                            message=f"failed {message.receive_count} times, last: {type(error).__name__}: {error}",
+                        ),
+                        completed_at=utcnow(),
+                    )
+                )
+            )
+        if answers:
+            try:
+                self._publisher.publish(answers)
+            except Exception as exc:
+                log.error("could not publish %d final failures: %s", len(answers), exc)
+
+
+def request_id_of(body: str) -> UUID | None:
+    """The request id of a message, even one that is not a valid event."""
+    try:
+        return UUID(str(json.loads(body)["data"]["request_id"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Heartbeat:
+    """Announce the served model now and every `interval` seconds, so the gateway lists it."""
+
+    def __init__(self, worker: InferenceWorker, interval: float) -> None:
+        self._worker = worker
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._worker.announce_serving()
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+            if self._stop.wait(self._interval):
+                return
