@@ -5,7 +5,7 @@
    folder, the gateway queue, the bucket (inference_core.aws.provision).
 3. The action catalogue: each model folder's action becomes known to the gateway.
 
-    python localstack/bootstrap.py          # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR
+    python localstack/bootstrap.py   # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR, SQS_MAX_RECEIVE_COUNT
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.store import register_action
 from inference_core.aws.clients import aws_client
-from inference_core.aws.provision import ModelRoute, provision
+from inference_core.aws.provision import ModelRoute, QueueSettings, provision
 from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import AwsSettings, Env, database_url
@@ -27,7 +27,7 @@ def main() -> None:
     env = Env()
     url = database_url(env)
     aws = AwsSettings.from_env(env)
-    specs = discover(Path(env.str("MODELS_DIR", str(DEFAULT_MODELS_DIR))))
+    specs = discover(Path(env.text("MODELS_DIR", str(DEFAULT_MODELS_DIR))))
 
     upgrade(url)
     topology = provision(
@@ -36,6 +36,7 @@ def main() -> None:
         aws_client("s3", aws),
         aws.names,
         [ModelRoute(spec.name, spec.action) for spec in specs],
+        QueueSettings(max_receive_count=env.integer("SQS_MAX_RECEIVE_COUNT", 5, minimum=1, maximum=1000)),
     )
     engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:

@@ -166,9 +166,7 @@ def ensure_postgres(database_url: str) -> None:
         if len(clusters) >= 2:
             version, cluster = clusters[0], clusters[1]
             log(f"starting the local PostgreSQL cluster {version}/{cluster}")
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "start"], check=False
-            )
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "start"], check=False)
             wait_until(reachable, "PostgreSQL", 30)
             return
     raise SystemExit(
@@ -344,7 +342,7 @@ def up(config: StackConfig) -> None:
             f"  MLflow:   {config.mlflow_uri}\n"
             f"  AWS:      {config.aws_endpoint} (LocalStack)\n\n"
             f"Try:\n  curl -s -X POST {config.gateway_url}/v1/inference -H 'Content-Type: application/json' \\\n"
-            f"       -d '{{\"action\": \"sentiment\", \"text\": \"A warm, funny and moving film.\"}}'\n"
+            f'       -d \'{{"action": "sentiment", "text": "A warm, funny and moving film."}}\'\n'
             f"  curl -s '{config.gateway_url}/v1/inference/<request_id>?wait=10'\n\n"
             "Ctrl-C stops everything.",
             flush=True,
@@ -369,9 +367,7 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
     return StackConfig(
         run_dir=Path(environ.get("DEVSTACK_RUN_DIR", str(ROOT / ".run"))),
         database_url=environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/inference"),
-        mlflow_database_url=environ.get(
-            "MLFLOW_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mlflow"
-        ),
+        mlflow_database_url=environ.get("MLFLOW_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mlflow"),
         localstack_port=int(environ.get("LOCALSTACK_PORT", "4566")),
         mlflow_port=int(environ.get("MLFLOW_PORT", "5000")),
         gateway_host=environ.get("GATEWAY_HOST", "127.0.0.1"),

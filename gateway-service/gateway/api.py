@@ -38,7 +38,7 @@ class Dependencies:
 
 
 def deps() -> Dependencies:
-    return current_app.extensions["gateway"]  # type: ignore[no-any-return]
+    return current_app.extensions["gateway"]
 
 
 @bp.post("/v1/inference")
@@ -120,7 +120,7 @@ def openapi() -> Response:
 
 
 def load_openapi() -> dict[str, Any]:
-    return yaml.safe_load(resources.files("gateway").joinpath("openapi.yaml").read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load(resources.files("gateway").joinpath("openapi.yaml").read_text())
 
 
 def _parse_request_id(raw: str) -> UUID:

@@ -28,4 +28,3 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
@@ -114,4 +115,3 @@ class OutboxRelay:
 
 def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one())
-

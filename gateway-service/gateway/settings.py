@@ -29,9 +29,9 @@ class Settings:
         return cls(
             database_url=database_url(env),
             aws=AwsSettings.from_env(env),
-            max_body_bytes=env.int("GATEWAY_MAX_BODY_BYTES", 64 * 1024, minimum=1024, maximum=_MAX_BODY_CEILING),
-            max_wait_seconds=env.int("GATEWAY_MAX_WAIT_SECONDS", 30, minimum=0, maximum=30),
-            serving_ttl_seconds=env.int("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
-            consumer_wait_seconds=env.int("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
-            consumer_backoff_base_seconds=env.int("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
+            max_body_bytes=env.integer("GATEWAY_MAX_BODY_BYTES", 64 * 1024, minimum=1024, maximum=_MAX_BODY_CEILING),
+            max_wait_seconds=env.integer("GATEWAY_MAX_WAIT_SECONDS", 30, minimum=0, maximum=30),
+            serving_ttl_seconds=env.integer("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
+            consumer_wait_seconds=env.integer("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
+            consumer_backoff_base_seconds=env.integer("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
         )

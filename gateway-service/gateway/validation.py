@@ -104,9 +104,7 @@ def _idempotency_key(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not 1 <= len(raw) <= MAX_IDEMPOTENCY_KEY_LENGTH or not raw.isascii() or not raw.isprintable():
-        raise BadIdempotencyKey(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
-        )
+        raise BadIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
     return raw
 
 

@@ -150,7 +150,7 @@ def decode(body: str) -> Event:
             f"unsupported schema_version {envelope.get('schema_version')!r}; this reader knows {SCHEMA_VERSION}"
         )
     try:
-        cls = _CLASSES[EventType(envelope.get("event_type"))]
+        cls = _CLASSES[EventType(str(envelope.get("event_type")))]
     except ValueError as exc:
         raise MalformedEvent(f"unknown event_type {envelope.get('event_type')!r}") from exc
     try:

@@ -23,7 +23,7 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None) -> str:
         value = self._environ.get(name, "").strip()
         if value:
             return value
@@ -34,7 +34,7 @@ class Env:
     def optional(self, name: str) -> str | None:
         return self._environ.get(name, "").strip() or None
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -42,18 +42,9 @@ class Env:
             value = int(raw)
         except ValueError:
             raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
-        if minimum is not None and value < minimum or maximum is not None and value > maximum:
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise SettingsError(f"environment variable {name} must be in [{minimum}, {maximum}], got {value}")
         return value
-
-    def float(self, name: str, default: float) -> float:
-        raw = self._environ.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -93,16 +84,16 @@ class AwsSettings:
     @classmethod
     def from_env(cls, env: Env) -> AwsSettings:
         return cls(
-            region=env.str("AWS_REGION", env.str("AWS_DEFAULT_REGION", "us-east-1")),
+            region=env.text("AWS_REGION", env.text("AWS_DEFAULT_REGION", "us-east-1")),
             # Set for LocalStack; left unset on AWS, where boto3 finds the real endpoints.
             endpoint_url=env.optional("AWS_ENDPOINT_URL"),
             names=ResourceNames(
-                prefix=env.str("RESOURCE_PREFIX", ""),
-                topic_base=env.str("SNS_TOPIC_NAME", "inference-events"),
-                bucket_base=env.str("S3_BUCKET_NAME", "inference-platform"),
+                prefix=env.text("RESOURCE_PREFIX", ""),
+                topic_base=env.text("SNS_TOPIC_NAME", "inference-events"),
+                bucket_base=env.text("S3_BUCKET_NAME", "inference-platform"),
             ),
         )
 
 
 def database_url(env: Env) -> str:
-    return env.str("DATABASE_URL", DEFAULT_DATABASE_URL)
+    return env.text("DATABASE_URL", DEFAULT_DATABASE_URL)

@@ -18,15 +18,28 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import Protocol
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS
-from inference_core.aws.sqs import ReceivedMessage, SqsQueue
+from inference_core.aws.sqs import ReceivedMessage
 
 log = logging.getLogger(__name__)
 
 # message_id -> why it failed; messages not named here succeeded.
 Failures = Mapping[str, Exception]
 BatchHandler = Callable[[Sequence[ReceivedMessage]], Failures]
+
+
+class Queue(Protocol):
+    """The port the loop polls: SqsQueue here, fakes in unit tests."""
+
+    url: str
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[ReceivedMessage]: ...
+
+    def delete(self, messages: Sequence[ReceivedMessage]) -> list[ReceivedMessage]: ...
+
+    def change_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,7 @@ class _Interrupted(Exception):
 
 
 class QueueConsumer:
-    def __init__(self, queue: SqsQueue, handler: BatchHandler, settings: ConsumerSettings = ConsumerSettings()):
+    def __init__(self, queue: Queue, handler: BatchHandler, settings: ConsumerSettings = ConsumerSettings()):
         self._queue = queue
         self._handler = handler
         self._settings = settings

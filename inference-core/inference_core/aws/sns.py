@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
 from inference_core.events import Message
+
+
+class Publisher(Protocol):
+    """The port publishers implement: SnsPublisher here, fakes in unit tests."""
+
+    def publish(self, messages: Sequence[Message]) -> list[int]: ...
 
 
 class TopicNotFound(LookupError):
@@ -51,4 +57,3 @@ class SnsPublisher:
             )
             failed.extend(int(entry["Id"]) for entry in response.get("Failed", []))
         return failed
-

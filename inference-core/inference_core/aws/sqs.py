@@ -76,9 +76,7 @@ class SqsQueue:
             QueueUrl=self.url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def _chunks(messages: Sequence[ReceivedMessage]) -> list[Sequence[ReceivedMessage]]:

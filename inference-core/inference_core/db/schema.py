@@ -55,9 +55,7 @@ inference_requests = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(
-        "status IN ('queued', 'running', 'succeeded', 'failed')", name="inference_requests_status_valid"
-    ),
+    CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="inference_requests_status_valid"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
 )
 

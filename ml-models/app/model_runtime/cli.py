@@ -1,8 +1,8 @@
 """``model-runtime``: the one command line behind the model service and its jobs.
 
-    model-runtime serve                       # the worker for $MODEL_NAME (composition root)
-    model-runtime train --model sentiment     # train, log to MLflow, register (optionally alias)
-    model-runtime ensure-champions            # train+register+alias every model lacking a servable champion
+model-runtime serve                       # the worker for $MODEL_NAME (composition root)
+model-runtime train --model sentiment     # train, log to MLflow, register (optionally alias)
+model-runtime ensure-champions            # train+register+alias every model lacking a servable champion
 """
 
 from __future__ import annotations

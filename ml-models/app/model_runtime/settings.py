@@ -27,16 +27,16 @@ class RuntimeSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = Env(environ)
-        threads = env.int("TORCH_THREADS", 0, minimum=0)
+        threads = env.integer("TORCH_THREADS", 0, minimum=0)
         return cls(
-            models_dir=Path(env.str("MODELS_DIR", str(DEFAULT_MODELS_DIR))),
-            tracking_uri=env.str("MLFLOW_TRACKING_URI"),
+            models_dir=Path(env.text("MODELS_DIR", str(DEFAULT_MODELS_DIR))),
+            tracking_uri=env.text("MLFLOW_TRACKING_URI"),
             aws=AwsSettings.from_env(env),
             model_name=env.optional("MODEL_NAME"),
-            alias=env.str("MODEL_ALIAS", "champion"),
-            device=env.str("MODEL_DEVICE", "auto"),
+            alias=env.text("MODEL_ALIAS", "champion"),
+            device=env.text("MODEL_DEVICE", "auto"),
             threads=threads or None,
-            wait_seconds=env.int("WORKER_WAIT_SECONDS", 20, minimum=0, maximum=20),
-            backoff_base_seconds=env.int("WORKER_BACKOFF_SECONDS", 2, minimum=0),
-            heartbeat_seconds=env.int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
+            wait_seconds=env.integer("WORKER_WAIT_SECONDS", 20, minimum=0, maximum=20),
+            backoff_base_seconds=env.integer("WORKER_BACKOFF_SECONDS", 2, minimum=0),
+            heartbeat_seconds=env.integer("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
         )

@@ -14,13 +14,13 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import numpy as np
 
 from inference_core.aws.consumer import Failures
-from inference_core.aws.sns import SnsPublisher
+from inference_core.aws.sns import Publisher
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
     ErrorInfo,
@@ -34,9 +34,14 @@ from inference_core.events import (
     utcnow,
 )
 from model_runtime.base import AbstractModel, BatchOutput
-from model_runtime.features import FeatureStore
 
 log = logging.getLogger(__name__)
+
+
+class FeatureSink(Protocol):
+    """Where a batch's features go: FeatureStore (S3) here, fakes in unit tests."""
+
+    def save_batch(self, model_name: str, model_version: str, features: np.ndarray) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,8 @@ class InferenceWorker:
     def __init__(
         self,
         served: ServedModel,
-        publisher: SnsPublisher,
-        features: FeatureStore,
+        publisher: Publisher,
+        features: FeatureSink,
         max_receive_count: int | None,
     ) -> None:
         self.served = served

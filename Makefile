@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make up` runs the platform, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# LocalStack needs Python 3.13 (on 3.11/3.12 it fails with misleading plugin errors).
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $(shell command -v python3.13))
+
+VENV := .venv
+LS_VENV := .venv-localstack
+MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
+PROJECTS := inference-core gateway-service ml-models/app
+
+.PHONY: help venvs up test test-unit lint bench clean
+
+help:
+	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, gateway, workers)"
+	@echo "make test   - unit, integration and end-to-end tests against real services"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmark a running platform (make up in another terminal)"
+
+venvs: $(VENV)/.installed $(LS_VENV)/.installed
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS)) $(MODEL_REQUIREMENTS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -r requirements-dev.txt \
+		$(addprefix -e ,$(PROJECTS)) $(addprefix -r ,$(MODEL_REQUIREMENTS))
+	touch $@
+
+$(LS_VENV)/.installed: localstack/requirements.txt localstack/constraints.txt
+	@test -n "$(PYTHON313)" || { echo "LocalStack needs Python 3.13: install it (pyenv install 3.13) or set PYTHON313"; exit 1; }
+	test -x $(LS_VENV)/bin/python || $(PYTHON313) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q -c localstack/constraints.txt -r localstack/requirements.txt
+	touch $@
+
+up: venvs
+	$(VENV)/bin/python tools/devstack.py up
+
+test: venvs
+	$(VENV)/bin/python -m pytest
+
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/unit
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) $(LS_VENV) .run

@@ -1,0 +1,97 @@
+"""Small fakes behind the project's ports, for unit tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from inference_core.aws.sqs import ReceivedMessage
+from inference_core.events import Event, InferenceRequested, Message, decode, encode, utcnow
+from model_runtime.base import AbstractModel, BatchOutput, TrainOptions, TrainOutput
+
+
+def request_message(text: str = "fine", receive_count: int = 1, action: str = "sentiment") -> ReceivedMessage:
+    event = InferenceRequested(request_id=uuid.uuid4(), action=action, text=text, submitted_at=utcnow())
+    return raw_message(encode(event).body, receive_count)
+
+
+def raw_message(body: str, receive_count: int = 1) -> ReceivedMessage:
+    return ReceivedMessage(str(uuid.uuid4()), f"rh-{uuid.uuid4()}", body, receive_count)
+
+
+@dataclass
+class FakeQueue:
+    url: str = "fake://queue"
+    inbox: list[list[ReceivedMessage]] = field(default_factory=list)
+    deleted: list[ReceivedMessage] = field(default_factory=list)
+    visibility: dict[str, int] = field(default_factory=dict)
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[ReceivedMessage]:
+        return self.inbox.pop(0) if self.inbox else []
+
+    def delete(self, messages: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
+        self.deleted.extend(messages)
+        return []
+
+    def change_visibility(self, messages: Sequence[ReceivedMessage], seconds: int) -> None:
+        for message in messages:
+            self.visibility[message.message_id] = seconds
+
+
+@dataclass
+class FakePublisher:
+    sent: list[Message] = field(default_factory=list)
+    down: bool = False
+
+    def publish(self, messages: Sequence[Message]) -> list[int]:
+        if self.down:
+            raise ConnectionError("SNS unreachable")
+        self.sent.extend(messages)
+        return []
+
+    def events(self) -> list[Event]:
+        return [decode(m.body) for m in self.sent]
+
+
+@dataclass
+class FakeFeatureSink:
+    batches: list[np.ndarray] = field(default_factory=list)
+    down: bool = False
+
+    def save_batch(self, model_name: str, model_version: str, features: np.ndarray) -> str:
+        if self.down:
+            raise ConnectionError("S3 unreachable")
+        self.batches.append(features)
+        return f"s3://fake/{model_name}/v{model_version}/{len(self.batches)}.npy"
+
+
+class EchoModel(AbstractModel):
+    """Length of the text as the result; raises on texts containing 'boom'."""
+
+    predict_calls: list[list[str]]
+
+    def __init__(self) -> None:
+        self.predict_calls = []
+
+    @classmethod
+    def load(cls, artifacts_dir: Path, device: Any) -> Self:
+        return cls()
+
+    def predict(self, texts: Sequence[str]) -> BatchOutput:
+        self.predict_calls.append(list(texts))
+        if any("boom" in t for t in texts):
+            raise ValueError("cannot handle boom")
+        features = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+        return BatchOutput(results=[{"length": len(t)} for t in texts], features=features)
+
+    @classmethod
+    def train(cls, artifacts_dir: Path, options: TrainOptions) -> TrainOutput:
+        return TrainOutput(params={}, metrics={})
+
+    def eval(self, options: TrainOptions) -> dict[str, float]:
+        return {}

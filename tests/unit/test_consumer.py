@@ -1,0 +1,52 @@
+from collections.abc import Sequence
+
+from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, backoff_seconds
+from inference_core.aws.sqs import ReceivedMessage
+from support.fakes import FakeQueue, raw_message
+
+
+def test_successes_are_deleted_and_failures_backed_off() -> None:
+    good, bad = raw_message("good"), raw_message("bad", receive_count=3)
+    queue = FakeQueue()
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        return {m.message_id: ValueError("no") for m in messages if m.body == "bad"}
+
+    QueueConsumer(queue, handler, ConsumerSettings(backoff_base_seconds=2)).process([good, bad])
+    assert queue.deleted == [good]
+    assert queue.visibility == {bad.message_id: 8}  # 2 * 2**(3-1)
+
+
+def test_a_handler_crash_deletes_nothing() -> None:
+    messages = [raw_message("a"), raw_message("b")]
+    queue = FakeQueue()
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        raise RuntimeError("bug")
+
+    failures = QueueConsumer(queue, handler).process(messages)
+    assert queue.deleted == []
+    assert set(failures) == {m.message_id for m in messages}
+    assert set(queue.visibility) == {m.message_id for m in messages}
+
+
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    settings = ConsumerSettings(backoff_base_seconds=2, backoff_max_seconds=60)
+    assert [backoff_seconds(n, settings) for n in (1, 2, 3, 4, 10)] == [2, 4, 8, 16, 60]
+
+
+def test_run_processes_until_stopped() -> None:
+    queue = FakeQueue(inbox=[[raw_message("a")], [raw_message("b")]])
+    seen: list[str] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        seen.extend(m.body for m in messages)
+        if len(seen) == 2:
+            consumer.stop()
+        return {}
+
+    consumer = QueueConsumer(queue, handler, ConsumerSettings(wait_seconds=0))
+    consumer.run()
+    assert seen == ["a", "b"]
+    assert len(queue.deleted) == 2

@@ -1,0 +1,78 @@
+import uuid
+
+from inference_core.events import InferenceCompleted, InferenceStarted, ModelServing
+from model_runtime.worker import InferenceWorker, ServedModel, request_id_of
+from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
+
+
+def make_worker(max_receive_count: int | None = 3) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
+    model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
+    worker = InferenceWorker(ServedModel("echo", "7", "sentiment", model), publisher, sink, max_receive_count)
+    return worker, model, publisher, sink
+
+
+def completed(publisher: FakePublisher) -> list[InferenceCompleted]:
+    return [e for e in publisher.events() if isinstance(e, InferenceCompleted)]
+
+
+def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> None:
+    worker, model, publisher, sink = make_worker()
+    messages = [request_message("a"), request_message("bbb")]
+    assert worker.handle(messages) == {}
+    assert model.predict_calls == [["a", "bbb"]]
+    assert len(sink.batches) == 1 and sink.batches[0].shape == (2, 2)
+    started = [e for e in publisher.events() if isinstance(e, InferenceStarted)]
+    assert len(started) == 2
+    answers = completed(publisher)
+    assert [a.result for a in answers] == [{"length": 1}, {"length": 3}]
+    assert [a.features_row for a in answers] == [0, 1]
+    assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}
+
+
+def test_one_bad_input_does_not_fail_its_neighbours() -> None:
+    worker, _, publisher, _ = make_worker()
+    good, bad = request_message("fine"), request_message("boom")
+    failures = worker.handle([good, bad])
+    assert set(failures) == {bad.message_id}
+    assert [a.status for a in completed(publisher)] == ["succeeded"]
+
+
+def test_an_unreadable_message_does_not_fail_its_neighbours() -> None:
+    worker, _, publisher, _ = make_worker()
+    good, garbage = request_message("fine"), raw_message("{not json")
+    assert set(worker.handle([good, garbage])) == {garbage.message_id}
+    assert len(completed(publisher)) == 1
+
+
+def test_the_last_allowed_receive_answers_failed_before_the_dlq() -> None:
+    worker, _, publisher, _ = make_worker(max_receive_count=3)
+    early, last = request_message("boom", receive_count=2), request_message("boom", receive_count=3)
+    failures = worker.handle([early, last])
+    assert set(failures) == {early.message_id, last.message_id}  # both stay for SQS to redrive
+    answers = completed(publisher)
+    assert len(answers) == 1
+    assert answers[0].request_id == request_id_of(last.body)
+    assert answers[0].status == "failed" and answers[0].error is not None
+    assert "ValueError" in answers[0].error.message
+
+
+def test_storage_down_fails_the_batch_without_answering() -> None:
+    worker, _, publisher, sink = make_worker()
+    sink.down = True
+    messages = [request_message("a"), request_message("b")]
+    assert set(worker.handle(messages)) == {m.message_id for m in messages}
+    assert completed(publisher) == []
+
+
+def test_announce_serving_names_model_version_and_action() -> None:
+    worker, _, publisher, _ = make_worker()
+    worker.announce_serving()
+    (event,) = publisher.events()
+    assert isinstance(event, ModelServing)
+    assert (event.model_name, event.model_version, event.action) == ("echo", "7", "sentiment")
+
+
+def test_request_id_of_reads_broken_events() -> None:
+    rid = uuid.uuid4()
+    assert request_id_of(f'{{"data": {{"request_id": "{rid}", "text": 5}}}}') == rid
+    assert request_id_of("nope") is None
