@@ -281,7 +281,7 @@ def model_names(models_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in models_dir.glob("*/model.toml"))
 
 
-def start_gateway(config: StackConfig, workers: int = 2, threads: int = 16) -> Process:
+def start_gateway(config: StackConfig, workers: int = 2, threads: int = 16, graceful_timeout: int = 35) -> Process:
     process = spawn(
         "gateway",
         [
@@ -295,7 +295,7 @@ def start_gateway(config: StackConfig, workers: int = 2, threads: int = 16) -> P
             "--threads",
             str(threads),  # ?wait=N holds a thread while it waits
             "--graceful-timeout",
-            "20",
+            str(graceful_timeout),  # lets a ?wait=30 request finish on shutdown
             "gateway.app:create_app()",
         ],
         config.env(),

@@ -53,6 +53,7 @@ class SwitchableProxy:
             except OSError:
                 _close(client)
                 continue
+            upstream.settimeout(None)  # long polls hold a connection for up to 20 s
             with self._lock:
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
