@@ -24,11 +24,13 @@ class GatewayClient:
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path: str, documented: bool = True, **kwargs: Any) -> requests.Response:
+        """Send a request; the answer must be JSON and, on documented routes, match the document."""
         kwargs.setdefault("timeout", 60)
         response = self._session.request(method, self.base_url + path, **kwargs)
         assert response.headers.get("Content-Type", "").startswith("application/json"), response.text
-        self._openapi.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
+        if documented:
+            self._openapi.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
         return response
 
     def result(self, request_id: str, wait: float = 30) -> dict[str, Any]:

@@ -66,8 +66,12 @@ def max_receive_count(client: object, queue_url: str) -> int | None:
     return int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
 
 
-class _Interrupted(Exception):
-    pass
+class _Interrupted(BaseException):
+    """Raised by the signal handler inside an idle long poll.
+
+    A BaseException, like KeyboardInterrupt, so that botocore does not wrap it as a
+    retryable HTTP error and poll again.
+    """
 
 
 class QueueConsumer:

@@ -1,0 +1,110 @@
+"""The outbox relay against real PostgreSQL and SNS: nothing accepted is lost while SNS is away."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, select
+
+from gateway import outbox
+from gateway.outbox import OutboxRelay
+from inference_core.aws.clients import aws_client
+from inference_core.aws.provision import ModelRoute, provision
+from inference_core.aws.sns import SnsPublisher
+from inference_core.aws.sqs import SqsQueue
+from inference_core.db.engine import make_engine
+from inference_core.db.schema import outbox as outbox_table
+from inference_core.events import InferenceRequested, decode, utcnow
+from inference_core.settings import AwsSettings, ResourceNames
+from support.proxy import SwitchableProxy
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(fresh_database: str) -> Iterator[Engine]:
+    engine = make_engine(fresh_database)
+    yield engine
+    engine.dispose()
+
+
+def test_events_wait_while_sns_is_down_and_go_out_once_it_is_back(
+    stack: Stack, fresh_database: str, engine: Engine
+) -> None:
+    names = ResourceNames(prefix=f"o{uuid.uuid4().hex[:6]}-")
+    topology = provision(stack.client("sns"), stack.client("sqs"), stack.client("s3"), names, [ModelRoute("m", "act")])
+    proxy = SwitchableProxy(stack.config.localstack_port)
+    via_proxy = AwsSettings(stack.aws.region, proxy.url, names)
+    relay = OutboxRelay(engine, SnsPublisher(aws_client("sns", via_proxy), topology.topic_arn), fresh_database)
+    ids = [uuid.uuid4() for _ in range(12)]
+    try:
+        proxy.disable()
+        with engine.begin() as conn:
+            for request_id in ids:
+                event = InferenceRequested(request_id=request_id, action="act", text="t", submitted_at=utcnow())
+                outbox.enqueue(conn, event)
+        with pytest.raises(Exception):  # noqa: B017 - any connection error: SNS is unreachable
+            relay.publish_pending()
+        with engine.connect() as conn:
+            assert outbox.pending_count(conn) == 12
+            attempts = conn.execute(select(outbox_table.c.attempts).order_by(outbox_table.c.id)).scalars().all()
+        # The failed batch of ten records its attempt (not lost with a rollback); the rest were not tried.
+        assert attempts == [1] * 10 + [0] * 2
+
+        proxy.enable()
+        stop = threading.Event()
+        runner = threading.Thread(target=relay.run, args=(stop,))
+        runner.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if outbox.pending_count(conn) == 0:
+                    break
+            time.sleep(0.2)
+        stop.set()
+        runner.join(10)
+    finally:
+        proxy.close()
+
+    queue = SqsQueue(stack.client("sqs"), topology.model_queue_urls["m"])
+    received = []
+    deadline = time.monotonic() + 20
+    while len(received) < 12 and time.monotonic() < deadline:
+        batch = queue.receive(10, 1)
+        received.extend(decode(m.body).request_id for m in batch)  # type: ignore[union-attr]
+        queue.delete(batch)
+    assert sorted(received) == sorted(ids)
+
+
+def test_a_notify_wakes_the_relay_without_waiting_for_the_poll(
+    stack: Stack, fresh_database: str, engine: Engine
+) -> None:
+    names = ResourceNames(prefix=f"n{uuid.uuid4().hex[:6]}-")
+    topology = provision(stack.client("sns"), stack.client("sqs"), stack.client("s3"), names, [])
+    relay = OutboxRelay(
+        engine, SnsPublisher(stack.client("sns"), topology.topic_arn), fresh_database, idle_poll_seconds=30
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(1)  # the relay is now idle, listening
+        started = time.monotonic()
+        with engine.begin() as conn:
+            outbox.enqueue(
+                conn, InferenceRequested(request_id=uuid.uuid4(), action="a", text="t", submitted_at=utcnow())
+            )
+        while time.monotonic() - started < 10:
+            with engine.connect() as conn:
+                if outbox.pending_count(conn) == 0:
+                    break
+            time.sleep(0.05)
+        assert time.monotonic() - started < 5  # far below the 30 s poll
+    finally:
+        stop.set()
+        runner.join(10)

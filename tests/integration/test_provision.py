@@ -1,0 +1,104 @@
+"""Provisioning against real LocalStack: idempotent, and the filter policies route each event to its queue."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from inference_core.aws.provision import ModelRoute, QueueSettings, Topology, provision
+from inference_core.aws.sns import SnsPublisher
+from inference_core.aws.sqs import SqsQueue
+from inference_core.events import (
+    InferenceCompleted,
+    InferenceRequested,
+    InferenceStarted,
+    JobCompleted,
+    ModelServing,
+    decode,
+    encode,
+    utcnow,
+)
+from inference_core.settings import ResourceNames
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+ROUTES = [ModelRoute("alpha", "classify"), ModelRoute("beta", "embed")]
+Provisioned = tuple[Topology, ResourceNames]
+
+
+@pytest.fixture(scope="module")
+def topology(stack: Stack) -> Provisioned:
+    names = ResourceNames(prefix=f"p{uuid.uuid4().hex[:6]}-")
+    clients = (stack.client("sns"), stack.client("sqs"), stack.client("s3"))
+    return provision(*clients, names, ROUTES, QueueSettings(max_receive_count=4)), names
+
+
+def test_provisioning_twice_converges_to_the_same_resources(
+    stack: Stack, topology: tuple[Topology, ResourceNames]
+) -> None:
+    first, names = topology
+    again = provision(stack.client("sns"), stack.client("sqs"), stack.client("s3"), names, ROUTES)
+    assert again == first
+    sns = stack.client("sns")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=first.topic_arn)["Subscriptions"]
+    assert len(subscriptions) == 3  # gateway + two models, not duplicated by the second run
+
+
+def test_queues_have_a_dlq_and_accept_only_the_topic(stack: Stack, topology: Provisioned) -> None:
+    first, _ = topology
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=first.model_queue_urls["alpha"], AttributeNames=["All"]
+    )["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith("model-alpha-dlq")
+    assert int(redrive["maxReceiveCount"]) == 5  # the second run applied the default again
+    (statement,) = json.loads(attributes["Policy"])["Statement"]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == first.topic_arn
+
+
+def test_each_queue_receives_only_its_events(stack: Stack, topology: Provisioned) -> None:
+    first, _ = topology
+    now = utcnow()
+    request = {"request_id": uuid.uuid4(), "text": "t", "submitted_at": now}
+    events = [
+        InferenceRequested(action="classify", **request),  # type: ignore[arg-type]
+        InferenceRequested(action="embed", **request),  # type: ignore[arg-type]
+        InferenceRequested(action="unserved", **request),  # type: ignore[arg-type]
+        InferenceStarted(
+            request_id=uuid.uuid4(), action="classify", model_name="alpha", model_version="1", started_at=now
+        ),
+        InferenceCompleted(
+            request_id=uuid.uuid4(), action="embed", status="succeeded", model_name="beta", completed_at=now
+        ),
+        ModelServing(action="classify", model_name="alpha", model_version="1", at=now),
+        JobCompleted(request_id=uuid.uuid4(), action="classify", status="succeeded", model_name="a", completed_at=now),
+    ]
+    assert SnsPublisher(stack.client("sns"), first.topic_arn).publish([encode(e) for e in events]) == []
+
+    sqs = stack.client("sqs")
+    received = {
+        name: [decode(m.body) for m in drain(SqsQueue(sqs, url))]
+        for name, url in [("gateway", first.gateway_queue_url), *first.model_queue_urls.items()]
+    }
+    assert [(type(e).__name__, e.action) for e in received["alpha"]] == [("InferenceRequested", "classify")]
+    assert [(type(e).__name__, e.action) for e in received["beta"]] == [("InferenceRequested", "embed")]
+    assert sorted(type(e).__name__ for e in received["gateway"]) == [
+        "InferenceCompleted",
+        "InferenceStarted",
+        "ModelServing",
+    ]
+
+
+def drain(queue: SqsQueue, quiet_seconds: float = 2.0) -> list:  # type: ignore[type-arg]
+    messages, deadline = [], time.monotonic() + quiet_seconds
+    while time.monotonic() < deadline:
+        batch = queue.receive(10, 1)
+        if batch:
+            messages.extend(batch)
+            queue.delete(batch)
+            deadline = time.monotonic() + quiet_seconds
+    return messages

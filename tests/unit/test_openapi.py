@@ -1,0 +1,24 @@
+"""The OpenAPI document and the routes the app serves are the same set; live answers are checked in e2e."""
+
+from openapi_spec_validator import validate
+
+from gateway.api import load_openapi
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(load_openapi())  # type: ignore[arg-type]
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    app = create_app(Settings.from_env({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}))
+    served = {
+        (rule.rule.replace("<request_id>", "{request_id}"), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    documented = {(path, method) for path, item in load_openapi()["paths"].items() for method in item}
+    assert served == documented
