@@ -74,6 +74,7 @@ class StackConfig:
                 "RESOURCE_PREFIX": self.resource_prefix,
                 "MLFLOW_TRACKING_URI": self.mlflow_uri,
                 "MODELS_DIR": str(self.models_dir),
+                "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
                 "DO_NOT_TRACK": "true",
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
@@ -324,13 +325,15 @@ def up(config: StackConfig) -> None:
         interrupted = True
         raise KeyboardInterrupt
 
+    # Explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps that.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         ensure_postgres(config.database_url)
-        for started in (start_localstack(config), start_mlflow(config)):
+        for start in (start_localstack, bootstrap, start_mlflow):  # MLflow's artifacts need the bucket
+            started = start(config)
             if started:
                 processes.append(started)
-        bootstrap(config)
         ensure_champions(config)
         processes.append(start_dispatcher(config))
         for model in model_names(config.models_dir):

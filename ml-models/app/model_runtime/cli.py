@@ -66,16 +66,12 @@ def train_one(settings: RuntimeSettings, name: str, limit: int | None, alias: st
 
 def ensure_champions(settings: RuntimeSettings, limit: int | None) -> None:
     from model_runtime.catalog import discover
-    from model_runtime.lifecycle import champion_is_servable, train_and_register
-    from model_runtime.registry import CHAMPION, ModelRegistry
+    from model_runtime.lifecycle import ensure_champion
+    from model_runtime.registry import ModelRegistry
 
     registry = ModelRegistry(settings.tracking_uri)
     for spec in discover(settings.models_dir):
-        if champion_is_servable(spec, registry):
-            log.info("%s has a servable @%s; not training", spec.name, CHAMPION)
-            continue
-        log.info("%s has no servable @%s; training one (this takes a minute or two)", spec.name, CHAMPION)
-        train_and_register(spec, registry, _options(settings, limit), CHAMPION)
+        ensure_champion(spec, registry, _options(settings, limit), settings.artifact_cache_dir)
 
 
 def serve(settings: RuntimeSettings) -> None:

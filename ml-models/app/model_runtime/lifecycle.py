@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,13 @@ log = logging.getLogger(__name__)
 
 
 def train_and_register(
-    spec: ModelSpec, registry: ModelRegistry, options: TrainOptions, alias: str | None = None
+    spec: ModelSpec,
+    registry: ModelRegistry,
+    options: TrainOptions,
+    alias: str | None = None,
+    cache_dir: Path | None = None,
 ) -> ModelVersionRef:
+    """Train, log the run, register a version; keep a copy of its artifacts in `cache_dir` if given."""
     model_class = load_class(spec)
     with tempfile.TemporaryDirectory(prefix=f"train-{spec.name}-") as workdir:
         artifacts = Path(workdir) / "model"
@@ -28,6 +34,8 @@ def train_and_register(
             artifacts_dir=artifacts,
             tags={"model": spec.name, "action": spec.action},
         )
+        if cache_dir is not None:
+            shutil.copytree(artifacts, cache_dir / spec.name / run_id, dirs_exist_ok=True)
     version = registry.register(spec.name, run_id)
     if alias:
         registry.set_alias(spec.name, alias, version.version)
@@ -35,19 +43,34 @@ def train_and_register(
     return version
 
 
-def champion_is_servable(spec: ModelSpec, registry: ModelRegistry) -> bool:
-    """A champion exists and its artifacts can still be downloaded.
+def ensure_champion(
+    spec: ModelSpec, registry: ModelRegistry, options: TrainOptions, cache_dir: Path | None = None
+) -> ModelVersionRef:
+    """Make sure `spec` has a champion whose artifacts can be downloaded.
 
     LocalStack keeps no state across restarts, so the registry (in PostgreSQL) can name a
-    champion whose artifacts (in S3) are gone; such a champion must be trained again.
+    champion whose artifacts (in S3) are gone: they are restored from `cache_dir` when it
+    holds a copy, and otherwise a new version is trained.
     """
     ref = registry.by_alias(spec.name, CHAMPION)
-    if ref is None:
-        return False
+    if ref is not None and _downloadable(registry, ref):
+        log.info("%s@%s is version %s; not training", spec.name, CHAMPION, ref.version)
+        return ref
+    cached = cache_dir / spec.name / ref.run_id if cache_dir and ref and ref.run_id else None
+    if ref is not None and cached is not None and cached.is_dir():
+        log.info("%s@%s (v%s): restoring its artifacts from %s", spec.name, CHAMPION, ref.version, cached)
+        registry.restore_artifacts(str(ref.run_id), cached)
+        if _downloadable(registry, ref):
+            return ref
+    log.info("%s has no servable @%s; training one (a few minutes on two cores)", spec.name, CHAMPION)
+    return train_and_register(spec, registry, options, CHAMPION, cache_dir)
+
+
+def _downloadable(registry: ModelRegistry, ref: ModelVersionRef) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             registry.download(ref, Path(tmp))
         except Exception as exc:
-            log.warning("%s@%s (v%s) cannot be downloaded: %s", spec.name, CHAMPION, ref.version, exc)
+            log.warning("%s v%s cannot be downloaded: %s", ref.name, ref.version, exc)
             return False
     return True

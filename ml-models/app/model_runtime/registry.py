@@ -71,6 +71,10 @@ class ModelRegistry:
         self._client.set_terminated(run_id)
         return str(run_id)
 
+    def restore_artifacts(self, run_id: str, artifacts_dir: Path) -> None:
+        """Upload a run's model artifacts again (after the artifact store lost them)."""
+        self._client.log_artifacts(run_id, str(artifacts_dir), MODEL_ARTIFACT_PATH)
+
     def register(self, name: str, run_id: str) -> ModelVersionRef:
         try:
             self._client.create_registered_model(name)

@@ -23,6 +23,8 @@ class RuntimeSettings:
     wait_seconds: int = 20
     backoff_base_seconds: int = 2
     heartbeat_seconds: int = 30
+    # A local copy of trained artifacts, to restore a champion whose artifact store was wiped.
+    artifact_cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -39,4 +41,5 @@ class RuntimeSettings:
             wait_seconds=env.integer("WORKER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             backoff_base_seconds=env.integer("WORKER_BACKOFF_SECONDS", 2, minimum=0),
             heartbeat_seconds=env.integer("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
+            artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,
         )

@@ -76,7 +76,14 @@ class SentimentModel(AbstractModel):
 
     @classmethod
     def train(cls, artifacts_dir: Path, options: TrainOptions) -> TrainOutput:
-        params: dict[str, Any] = {"hidden": 128, "dropout": 0.2, "epochs": 60, "lr": 2e-3, "weight_decay": 1e-4}
+        params: dict[str, Any] = {
+            "hidden": 128,
+            "dropout": 0.2,
+            "epochs": 40,
+            "batch_size": 128,
+            "lr": 1e-3,
+            "weight_decay": 1e-4,
+        }
         torch.manual_seed(options.seed)
         train_set, validation_set = load_examples(options.limit, options.seed)
         encoder = load_model(device=str(options.device))
@@ -90,11 +97,14 @@ class SentimentModel(AbstractModel):
         head = model.head.train()
         optimizer = torch.optim.AdamW(head.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
         loss_fn = nn.CrossEntropyLoss()
+        generator = torch.Generator().manual_seed(options.seed)
         for _ in tqdm(range(params["epochs"]), desc="training head", disable=not options.progress):
-            optimizer.zero_grad()
-            loss = loss_fn(head(x_train), y_train)
-            loss.backward()
-            optimizer.step()
+            order = torch.randperm(len(y_train), generator=generator).to(options.device)
+            for batch in order.split(params["batch_size"]):
+                optimizer.zero_grad()
+                loss = loss_fn(head(x_train[batch]), y_train[batch])
+                loss.backward()
+                optimizer.step()
         head.eval()
 
         artifacts_dir.mkdir(parents=True, exist_ok=True)
