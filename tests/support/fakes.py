@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ class FakeQueue:
     visibility: dict[str, int] = field(default_factory=dict)
 
     def receive(self, max_messages: int, wait_seconds: int) -> list[ReceivedMessage]:
-        return self.inbox.pop(0) if self.inbox else []
+        if self.inbox:
+            return self.inbox.pop(0)
+        time.sleep(min(wait_seconds, 0.01))  # an empty long poll
+        return []
 
     def delete(self, messages: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
         self.deleted.extend(messages)

@@ -50,3 +50,36 @@ def test_run_processes_until_stopped() -> None:
     consumer.run()
     assert seen == ["a", "b"]
     assert len(queue.deleted) == 2
+
+
+def test_batches_gather_several_receives_up_to_the_batch_size() -> None:
+    queue = FakeQueue(inbox=[[raw_message(f"{i}-{j}") for j in range(10)] for i in range(4)])
+    sizes: list[int] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        sizes.append(len(messages))
+        if sum(sizes) == 40:
+            consumer.stop()
+        return {}
+
+    settings = ConsumerSettings(wait_seconds=0, batch_size=32, batch_wait_seconds=0.2, receivers=2)
+    consumer = QueueConsumer(queue, handler, settings)
+    consumer.run()
+    assert sum(sizes) == 40 and max(sizes) == 32  # 4 receives of 10 feed one batch of 32
+    assert len(queue.deleted) == 40
+
+
+def test_stopping_releases_what_was_received_but_not_processed() -> None:
+    queue = FakeQueue(inbox=[[raw_message(f"m{j}") for j in range(10)]])
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        consumer.stop()
+        return {}
+
+    consumer = QueueConsumer(queue, handler, ConsumerSettings(wait_seconds=0, batch_size=4))
+    consumer.run()
+    assert len(queue.deleted) == 4
+    released = [m for m, seconds in queue.visibility.items() if seconds == 0]
+    assert len(released) == 6  # buffered, never processed: visible again at once

@@ -1,13 +1,14 @@
 import uuid
 
 from inference_core.events import InferenceCompleted, InferenceStarted, ModelServing
-from model_runtime.worker import InferenceWorker, ServedModel, request_id_of
+from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
 
 def make_worker(max_receive_count: int | None = 3) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
     model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
-    worker = InferenceWorker(ServedModel("echo", "7", "sentiment", model), publisher, sink, max_receive_count)
+    slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
+    worker = InferenceWorker(slot, publisher, sink, max_receive_count)
     return worker, model, publisher, sink
 
 
@@ -76,3 +77,11 @@ def test_request_id_of_reads_broken_events() -> None:
     rid = uuid.uuid4()
     assert request_id_of(f'{{"data": {{"request_id": "{rid}", "text": 5}}}}') == rid
     assert request_id_of("nope") is None
+
+
+def test_a_swapped_version_serves_the_next_batch_and_is_recorded() -> None:
+    worker, _, publisher, _ = make_worker()
+    worker.handle([request_message("before")])
+    worker._slot.swap(ServedModel("echo", "8", "sentiment", EchoModel()))
+    worker.handle([request_message("after")])
+    assert [a.model_version for a in completed(publisher)] == ["7", "8"]

@@ -1,21 +1,26 @@
 """The SQS poll loop shared by the gateway's response consumer and the model workers.
 
-poll (long, up to 10) -> handler(batch) -> delete the successes in one call ->
-back off each failure by changing its visibility (longer with each receive) ->
-after ``maxReceiveCount`` receives SQS moves the message to its dead-letter queue.
+receivers (threads, each a long poll of up to 10) -> an in-process inbox -> batches of up to
+``batch_size``, waiting at most ``batch_wait_seconds`` to fill one (dynamic batching) ->
+handler(batch) -> delete the successes in batched calls -> back off each failure by changing
+its visibility (longer with each receive) -> after ``maxReceiveCount`` receives SQS moves the
+message to its dead-letter queue.
 
-A handler never deletes: it returns which messages failed and why. Stopping
-(SIGTERM) interrupts an idle long poll at once; a batch in hand is finished first.
+A handler never deletes: it returns which messages failed and why. Stopping (SIGTERM)
+finishes the batch in hand, makes whatever is still buffered visible again at once, and
+returns; a long poll still in flight when the process exits only delays its messages by
+the queue's visibility timeout.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
@@ -44,10 +49,13 @@ class Queue(Protocol):
 
 @dataclass(frozen=True)
 class ConsumerSettings:
-    max_messages: int = MAX_BATCH_ENTRIES
-    wait_seconds: int = MAX_WAIT_SECONDS
+    max_messages: int = MAX_BATCH_ENTRIES  # per receive
+    wait_seconds: int = MAX_WAIT_SECONDS  # long poll
     backoff_base_seconds: int = 2
     backoff_max_seconds: int = 300
+    batch_size: int = MAX_BATCH_ENTRIES  # messages per handler call
+    batch_wait_seconds: float = 0.0  # after the first message, how long to wait for more
+    receivers: int = 1  # long polls in flight at once
 
 
 def backoff_seconds(receive_count: int, settings: ConsumerSettings) -> int:
@@ -66,12 +74,7 @@ def max_receive_count(client: object, queue_url: str) -> int | None:
     return int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
 
 
-class _Interrupted(BaseException):
-    """Raised by the signal handler inside an idle long poll.
-
-    A BaseException, like KeyboardInterrupt, so that botocore does not wrap it as a
-    retryable HTTP error and poll again.
-    """
+_IDLE_TICK_SECONDS = 0.5  # how often an idle loop looks at the stop flag
 
 
 class QueueConsumer:
@@ -80,7 +83,6 @@ class QueueConsumer:
         self._handler = handler
         self._settings = settings
         self._stop = threading.Event()
-        self._polling = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -90,30 +92,33 @@ class QueueConsumer:
         return self._stop.is_set()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop the loop; an idle long poll is abandoned at once (main thread only)."""
+        """SIGTERM and SIGINT stop the loop after the batch in hand (main thread only)."""
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("signal %s: stopping after the batch in hand", signum)
             self._stop.set()
-            if self._polling:
-                raise _Interrupted
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
 
     def run(self) -> None:
+        inbox: queue.Queue[ReceivedMessage] = queue.Queue(maxsize=2 * self._settings.batch_size)
+        receivers = [
+            threading.Thread(target=self._receive_into, args=(inbox,), name=f"receiver-{i}", daemon=True)
+            for i in range(self._settings.receivers)
+        ]
+        for receiver in receivers:
+            receiver.start()
         while not self._stop.is_set():
-            try:
-                with self._poll_phase():
-                    messages = self._queue.receive(self._settings.max_messages, self._settings.wait_seconds)
-            except _Interrupted:
-                break  # anything SQS handed out unseen becomes visible again after its timeout
-            except Exception:
-                log.exception("receive from %s failed; retrying", self._queue.url)
-                self._stop.wait(1.0)
-                continue
-            if messages:
-                self.process(messages)
+            batch = self._next_batch(inbox)
+            if batch:
+                self.process(batch)
+        # Receivers waiting for room give their messages back within a tick; one still in a
+        # long poll is not waited for (its messages reappear after the visibility timeout).
+        deadline = time.monotonic() + 2 * _IDLE_TICK_SECONDS
+        for receiver in receivers:
+            receiver.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._release(_drain(inbox))
 
     def process(self, messages: Sequence[ReceivedMessage]) -> Failures:
         try:
@@ -136,10 +141,55 @@ class QueueConsumer:
             self._queue.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
         return failures
 
-    @contextmanager
-    def _poll_phase(self) -> Iterator[None]:
-        self._polling = True
+    def _receive_into(self, inbox: queue.Queue[ReceivedMessage]) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self._queue.receive(self._settings.max_messages, self._settings.wait_seconds)
+            except Exception:
+                log.exception("receive from %s failed; retrying", self._queue.url)
+                self._stop.wait(1.0)
+                continue
+            for i, message in enumerate(messages):
+                if not self._put(inbox, message):
+                    self._release(messages[i:])
+                    return
+
+    def _put(self, inbox: queue.Queue[ReceivedMessage], message: ReceivedMessage) -> bool:
+        """Wait for room in the inbox (backpressure); False if the consumer stops first."""
+        while not self._stop.is_set():
+            try:
+                inbox.put(message, timeout=_IDLE_TICK_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _next_batch(self, inbox: queue.Queue[ReceivedMessage]) -> list[ReceivedMessage]:
         try:
-            yield
-        finally:
-            self._polling = False
+            batch = [inbox.get(timeout=_IDLE_TICK_SECONDS)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self._settings.batch_wait_seconds
+        while len(batch) < self._settings.batch_size:
+            try:
+                batch.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _release(self, messages: Sequence[ReceivedMessage]) -> None:
+        """Make messages we will not process visible to other consumers at once."""
+        if messages:
+            try:
+                self._queue.change_visibility(messages, 0)
+            except Exception as exc:
+                log.warning("could not release %d messages (%s); they reappear after their timeout", len(messages), exc)
+
+
+def _drain(inbox: queue.Queue[ReceivedMessage]) -> list[ReceivedMessage]:
+    drained = []
+    while True:
+        try:
+            drained.append(inbox.get_nowait())
+        except queue.Empty:
+            return drained

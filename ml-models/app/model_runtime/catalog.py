@@ -6,6 +6,8 @@ action in ``GET /v1/actions`` all follow from this manifest::
     name = "sentiment"            # the registered model name in MLflow
     action = "sentiment"          # the request action it serves
     class = "model:SentimentModel"  # <module file in the folder>:<AbstractModel subclass>
+    metric = "val_accuracy"       # what promotion compares (from the model's eval)
+    greater_is_better = true      # optional, true by default
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class ModelSpec:
     action: str
     entrypoint: str
     folder: Path
+    metric: str
+    greater_is_better: bool = True
 
 
 def discover(models_dir: Path) -> list[ModelSpec]:
@@ -67,10 +71,15 @@ def _read(manifest: Path) -> ModelSpec:
     try:
         data = tomllib.loads(manifest.read_text())
         spec = ModelSpec(
-            name=str(data["name"]), action=str(data["action"]), entrypoint=str(data["class"]), folder=manifest.parent
+            name=str(data["name"]),
+            action=str(data["action"]),
+            entrypoint=str(data["class"]),
+            folder=manifest.parent,
+            metric=str(data["metric"]),
+            greater_is_better=bool(data.get("greater_is_better", True)),
         )
     except (KeyError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogError(f"{manifest}: needs name, action and class ({exc})") from exc
+        raise CatalogError(f"{manifest}: needs name, action, class and metric ({exc})") from exc
     if spec.name != manifest.parent.name:
         raise CatalogError(f"{manifest}: name {spec.name!r} must match its folder {manifest.parent.name!r}")
     return spec

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model_runtime.settings import RuntimeSettings
@@ -31,7 +29,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     train = commands.add_parser("train", help="train one model and register a new version")
     train.add_argument("--model", required=True)
     train.add_argument("--limit", type=int, default=None, help="train on at most N examples")
-    train.add_argument("--alias", default=None, help="point this alias at the new version")
+    train.add_argument("--alias", default="challenger", help="alias for the new version ('' for none)")
+    evaluate = commands.add_parser("eval", help="score a version on the model's held-out data")
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--version", default="challenger", help="a version number or an alias")
+    evaluate.add_argument("--limit", type=int, default=None)
+    promote = commands.add_parser("promote", help="make the challenger champion if it is better")
+    promote.add_argument("--model", required=True)
+    promote.add_argument("--margin", type=float, default=0.0, help="required gain on the declared metric")
+    promote.add_argument("--limit", type=int, default=None)
+    rollback = commands.add_parser("rollback", help="move champion back to the previous champion")
+    rollback.add_argument("--model", required=True)
     ensure = commands.add_parser("ensure-champions", help="train models that have no servable champion")
     ensure.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
@@ -39,10 +47,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = RuntimeSettings.from_env()
     if args.command == "serve":
         serve(settings)
-    elif args.command == "train":
-        train_one(settings, args.model, args.limit, args.alias)
-    else:
+    elif args.command == "ensure-champions":
         ensure_champions(settings, args.limit)
+    else:
+        run_job(settings, args)
+
+
+def run_job(settings: RuntimeSettings, args: argparse.Namespace) -> None:
+    from model_runtime import lifecycle
+    from model_runtime.catalog import find
+    from model_runtime.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.tracking_uri)
+    spec = find(settings.models_dir, args.model)
+    if args.command == "train":
+        options = _options(settings, args.limit)
+        version = lifecycle.train_and_register(spec, registry, options, args.alias or None, settings.artifact_cache_dir)
+        print(f"registered {spec.name} version {version.version}" + (f" as @{args.alias}" if args.alias else ""))
+    elif args.command == "eval":
+        result = lifecycle.evaluate(
+            spec, registry, registry.resolve(spec.name, args.version), _options(settings, args.limit)
+        )
+        print(
+            f"{spec.name} v{result.ref.version}: "
+            + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+        )
+    elif args.command == "promote":
+        decision = lifecycle.promote(spec, registry, _options(settings, args.limit), args.margin, settings.decided_by)
+        verdict = "PROMOTED" if decision.promoted else "REFUSED"
+        print(f"{verdict}: {spec.name} v{decision.challenger.ref.version} ({decision.reason})")
+    elif args.command == "rollback":
+        previous = lifecycle.rollback(spec, registry, settings.decided_by)
+        print(f"{spec.name}@champion is back to version {previous.version}")
 
 
 def _options(settings: RuntimeSettings, limit: int | None) -> TrainOptions:
@@ -51,17 +87,6 @@ def _options(settings: RuntimeSettings, limit: int | None) -> TrainOptions:
 
     configure_threads(settings.threads)
     return TrainOptions(device=select_device(settings.device), limit=limit)
-
-
-def train_one(settings: RuntimeSettings, name: str, limit: int | None, alias: str | None) -> None:
-    from model_runtime.catalog import find
-    from model_runtime.lifecycle import train_and_register
-    from model_runtime.registry import ModelRegistry
-
-    registry = ModelRegistry(settings.tracking_uri)
-    spec = find(settings.models_dir, name)
-    version = train_and_register(spec, registry, _options(settings, limit), alias)
-    print(f"registered {name} version {version.version}" + (f" as @{alias}" if alias else ""))
 
 
 def ensure_champions(settings: RuntimeSettings, limit: int | None) -> None:
@@ -80,11 +105,12 @@ def serve(settings: RuntimeSettings) -> None:
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
-    from model_runtime.catalog import find, load_class
+    from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device
     from model_runtime.features import FeatureStore
+    from model_runtime.hot_swap import ChampionWatcher, load_version
     from model_runtime.registry import ModelRegistry
-    from model_runtime.worker import Heartbeat, InferenceWorker, ServedModel
+    from model_runtime.worker import Heartbeat, InferenceWorker, ModelSlot
 
     if not settings.model_name:
         raise SystemExit("MODEL_NAME must be set to the model this worker serves")
@@ -97,14 +123,12 @@ def serve(settings: RuntimeSettings) -> None:
     ref = registry.by_alias(spec.name, settings.alias)
     if ref is None:
         raise SystemExit(f"no {spec.name}@{settings.alias} in the MLflow registry; train one first")
-    with tempfile.TemporaryDirectory(prefix=f"{spec.name}-v{ref.version}-") as tmp:
-        model = load_class(spec).load(registry.download(ref, Path(tmp)), device)
-    served = ServedModel(spec.name, ref.version, spec.action, model)
+    slot = ModelSlot(load_version(spec, registry, ref, device))
 
     sns, sqs = aws_client("sns", settings.aws), aws_client("sqs", settings.aws)
     queue = SqsQueue.named(sqs, settings.aws.names.model_queue(spec.name))
     worker = InferenceWorker(
-        served,
+        slot,
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
         FeatureStore(S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)),
         max_receive_count(sqs, queue.url),
@@ -112,22 +136,34 @@ def serve(settings: RuntimeSettings) -> None:
     consumer = QueueConsumer(
         queue,
         worker.handle,
-        ConsumerSettings(wait_seconds=settings.wait_seconds, backoff_base_seconds=settings.backoff_base_seconds),
+        ConsumerSettings(
+            wait_seconds=settings.wait_seconds,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            batch_size=settings.batch_size,
+            batch_wait_seconds=settings.batch_wait_seconds,
+            receivers=settings.receivers,
+        ),
     )
     consumer.install_signal_handlers()
     heartbeat = Heartbeat(worker, settings.heartbeat_seconds)
+    watcher = ChampionWatcher(
+        spec, registry, settings.alias, device, slot, settings.alias_poll_seconds, lambda _: worker.announce_serving()
+    )
     heartbeat.start()
+    watcher.start()
     log.info(
-        "serving %s v%s for action %r on %s (%d threads), ready in %.1fs",
+        "serving %s v%s for action %r on %s (%d threads, batches of up to %d), ready in %.1fs",
         spec.name,
         ref.version,
         spec.action,
         device,
         threads,
+        settings.batch_size,
         time.monotonic() - started,
     )
     try:
         consumer.run()
     finally:
+        watcher.stop()
         heartbeat.stop()
     log.info("worker for %s stopped", spec.name)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from model_runtime.base import TrainOptions
 from model_runtime.catalog import ModelSpec, load_class
-from model_runtime.registry import CHAMPION, ModelRegistry, ModelVersionRef
+from model_runtime.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, ModelVersionRef
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +76,128 @@ def _downloadable(registry: ModelRegistry, ref: ModelVersionRef) -> bool:
             log.warning("%s v%s cannot be downloaded: %s", ref.name, ref.version, exc)
             return False
     return True
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    ref: ModelVersionRef
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Decision:
+    promoted: bool
+    metric: str
+    margin: float
+    challenger: Evaluation
+    champion: Evaluation | None
+    reason: str
+
+
+def evaluate(spec: ModelSpec, registry: ModelRegistry, ref: ModelVersionRef, options: TrainOptions) -> Evaluation:
+    """Score one version on the model's held-out data; the scores go to MLflow (a run and version tags)."""
+    with tempfile.TemporaryDirectory(prefix=f"eval-{spec.name}-") as tmp:
+        model = load_class(spec).load(registry.download(ref, Path(tmp)), options.device)
+        metrics = model.eval(options)
+    if spec.metric not in metrics:
+        raise ValueError(f"{spec.name}.eval() returned {sorted(metrics)}, not its declared metric {spec.metric!r}")
+    registry.log_run(
+        f"{spec.name}-evaluations",
+        params={"version": ref.version, "limit": options.limit or "all", "seed": options.seed},
+        metrics=metrics,
+        tags={"model": spec.name, "version": ref.version},
+    )
+    registry.tag_version(ref, {f"eval.{key}": f"{value:.6f}" for key, value in metrics.items()})
+    return Evaluation(ref, metrics)
+
+
+def promote(
+    spec: ModelSpec, registry: ModelRegistry, options: TrainOptions, margin: float, decided_by: str
+) -> Decision:
+    """Move champion to the challenger only if it beats the champion by `margin` on the declared metric.
+
+    Both versions are scored now, on the same held-out data. Either way, the decision (both
+    scores, the margin, who decided, when) is recorded in MLflow.
+    """
+    challenger_ref = registry.by_alias(spec.name, CHALLENGER)
+    if challenger_ref is None:
+        raise LookupError(f"{spec.name} has no @{CHALLENGER}; train one first (jobs/train.sh {spec.name})")
+    champion_ref = registry.by_alias(spec.name, CHAMPION)
+    challenger = evaluate(spec, registry, challenger_ref, options)
+    champion = None
+    if champion_ref is None:
+        promoted, reason = True, "no champion yet"
+    elif champion_ref.version == challenger_ref.version:
+        promoted, reason = False, "the challenger already is the champion"
+    else:
+        champion = evaluate(spec, registry, champion_ref, options)
+        gain = challenger.metrics[spec.metric] - champion.metrics[spec.metric]
+        if not spec.greater_is_better:
+            gain = -gain
+        promoted = gain >= margin
+        reason = f"{spec.metric} {'improves' if gain > 0 else 'changes'} by {gain:+.4f}; required margin {margin:+.4f}"
+
+    if promoted:
+        if champion_ref is not None:
+            registry.set_alias(spec.name, PREVIOUS_CHAMPION, champion_ref.version)
+        registry.set_alias(spec.name, CHAMPION, challenger_ref.version)
+    decision = Decision(promoted, spec.metric, margin, challenger, champion, reason)
+    _record(spec, registry, decision, decided_by)
+    log.info(
+        "%s: challenger v%s %s (%s)",
+        spec.name,
+        challenger_ref.version,
+        "promoted to champion" if promoted else "not promoted",
+        reason,
+    )
+    return decision
+
+
+def rollback(spec: ModelSpec, registry: ModelRegistry, decided_by: str) -> ModelVersionRef:
+    """Point champion back at the version it replaced at the last promotion."""
+    previous = registry.by_alias(spec.name, PREVIOUS_CHAMPION)
+    current = registry.by_alias(spec.name, CHAMPION)
+    if previous is None or current is None:
+        raise LookupError(f"{spec.name} has no previous champion to roll back to")
+    registry.set_alias(spec.name, CHAMPION, previous.version)
+    registry.delete_alias(spec.name, PREVIOUS_CHAMPION)
+    at = datetime.now(UTC).isoformat()
+    registry.tag_version(current, {"rolled_back.at": at, "rolled_back.by": decided_by})
+    registry.log_run(
+        f"{spec.name}-promotions",
+        params={"from_version": current.version, "to_version": previous.version, "decided_by": decided_by},
+        metrics={},
+        tags={"decision": "rollback", "model": spec.name, "at": at},
+    )
+    log.info("%s: champion rolled back from v%s to v%s", spec.name, current.version, previous.version)
+    return previous
+
+
+def _record(spec: ModelSpec, registry: ModelRegistry, decision: Decision, decided_by: str) -> None:
+    at = datetime.now(UTC).isoformat()
+    outcome = "promoted" if decision.promoted else "refused"
+    metrics = {"challenger_score": decision.challenger.metrics[spec.metric]}
+    if decision.champion is not None:
+        metrics["champion_score"] = decision.champion.metrics[spec.metric]
+    registry.log_run(
+        f"{spec.name}-promotions",
+        params={
+            "metric": decision.metric,
+            "margin": decision.margin,
+            "challenger_version": decision.challenger.ref.version,
+            "champion_version": decision.champion.ref.version if decision.champion else "none",
+            "decided_by": decided_by,
+        },
+        metrics=metrics,
+        tags={"decision": outcome, "reason": decision.reason, "model": spec.name, "at": at},
+    )
+    registry.tag_version(
+        decision.challenger.ref,
+        {
+            "promotion.decision": outcome,
+            "promotion.reason": decision.reason,
+            "promotion.by": decided_by,
+            "promotion.at": at,
+            **{f"promotion.{key}": f"{value:.6f}" for key, value in metrics.items()},
+        },
+    )

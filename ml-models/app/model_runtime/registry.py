@@ -16,6 +16,9 @@ from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException, RestException
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Where champion pointed before the last promotion; `rollback` moves champion back there.
+PREVIOUS_CHAMPION = "previous-champion"
 MODEL_ARTIFACT_PATH = "model"
 
 
@@ -41,6 +44,29 @@ class ModelRegistry:
             raise
         return ModelVersionRef(name, str(version.version), version.run_id, str(version.source))
 
+    def version(self, name: str, version: str) -> ModelVersionRef:
+        found = self._client.get_model_version(name, version)
+        return ModelVersionRef(name, str(found.version), found.run_id, str(found.source))
+
+    def resolve(self, name: str, version_or_alias: str) -> ModelVersionRef:
+        """A version number ("3") or an alias ("champion")."""
+        if version_or_alias.isdigit():
+            return self.version(name, version_or_alias)
+        ref = self.by_alias(name, version_or_alias)
+        if ref is None:
+            raise LookupError(f"{name} has no version aliased {version_or_alias!r}")
+        return ref
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._client.delete_registered_model_alias(name, alias)
+
+    def tag_version(self, ref: ModelVersionRef, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self._client.set_model_version_tag(ref.name, ref.version, key, value)
+
+    def version_tags(self, ref: ModelVersionRef) -> dict[str, str]:
+        return dict(self._client.get_model_version(ref.name, ref.version).tags)
+
     def download(self, ref: ModelVersionRef, destination: Path) -> Path:
         destination.mkdir(parents=True, exist_ok=True)
         return Path(
@@ -52,10 +78,10 @@ class ModelRegistry:
         experiment: str,
         params: dict[str, Any],
         metrics: dict[str, float],
-        artifacts_dir: Path,
+        artifacts_dir: Path | None = None,
         tags: dict[str, str] | None = None,
     ) -> str:
-        """Record a finished training run with its model artifacts; returns the run id."""
+        """Record a finished run (training, evaluation, a promotion decision); returns its id."""
         experiment_id = self._experiment_id(experiment)
         run = self._client.create_run(experiment_id, tags=tags or {})
         run_id = run.info.run_id
@@ -64,7 +90,8 @@ class ModelRegistry:
                 self._client.log_param(run_id, key, value)
             for key, value in metrics.items():
                 self._client.log_metric(run_id, key, value)
-            self._client.log_artifacts(run_id, str(artifacts_dir), MODEL_ARTIFACT_PATH)
+            if artifacts_dir is not None:
+                self._client.log_artifacts(run_id, str(artifacts_dir), MODEL_ARTIFACT_PATH)
         except Exception:
             self._client.set_terminated(run_id, status="FAILED")
             raise
@@ -90,6 +117,17 @@ class ModelRegistry:
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return dict(self._client.get_run(run_id).data.metrics)
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        return dict(self._client.get_run(run_id).data.tags)
+
+    def runs(self, experiment: str) -> list[str]:
+        """Run ids of an experiment, newest first."""
+        found = self._client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        runs = self._client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"])
+        return [run.info.run_id for run in runs]
 
     def _experiment_id(self, name: str) -> str:
         experiment = self._client.get_experiment_by_name(name)

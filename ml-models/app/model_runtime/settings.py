@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +25,14 @@ class RuntimeSettings:
     wait_seconds: int = 20
     backoff_base_seconds: int = 2
     heartbeat_seconds: int = 30
+    alias_poll_seconds: float = 30.0  # how soon a moved champion is noticed
+    batch_size: int = 32  # texts per predict call, gathered across receives
+    batch_wait_seconds: float = 0.02  # how long a batch may wait to fill
+    receivers: int = 4  # long polls in flight; 4 x 10 keeps a batch of 32 fed
     # A local copy of trained artifacts, to restore a champion whose artifact store was wiped.
     artifact_cache_dir: Path | None = None
+    # Who promotes or rolls back, as recorded in MLflow (CI sets it to the pipeline and run).
+    decided_by: str = "unknown"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -41,5 +49,10 @@ class RuntimeSettings:
             wait_seconds=env.integer("WORKER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             backoff_base_seconds=env.integer("WORKER_BACKOFF_SECONDS", 2, minimum=0),
             heartbeat_seconds=env.integer("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
+            alias_poll_seconds=env.integer("WORKER_ALIAS_POLL_SECONDS", 30, minimum=1),
+            batch_size=env.integer("WORKER_BATCH_SIZE", 32, minimum=1, maximum=1024),
+            batch_wait_seconds=env.integer("WORKER_BATCH_WAIT_MS", 20, minimum=0, maximum=10_000) / 1000,
+            receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
+            decided_by=env.text("PROMOTED_BY", f"{getpass.getuser()}@{socket.gethostname()}"),
             artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,
         )

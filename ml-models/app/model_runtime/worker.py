@@ -1,6 +1,6 @@
 """The model service: poll the model's queue, predict in batches, store features, answer.
 
-For each batch received (up to 10): announce ``inference_started``, run ``predict`` once
+For each batch (assembled by the poll loop from several receives): announce ``inference_started``, run ``predict`` once
 for the batch (falling back to one by one if the batch fails, so one bad input does not
 fail its neighbours), save the features to S3, publish ``inference_response`` for each
 request, and only then let the poll loop delete the messages. A message that fails on
@@ -58,20 +58,36 @@ class ServedModel:
     model: AbstractModel
 
 
+class ModelSlot:
+    """The model version being served; swapped whole between batches, never during one."""
+
+    def __init__(self, served: ServedModel) -> None:
+        self._served = served
+
+    @property
+    def current(self) -> ServedModel:
+        return self._served
+
+    def swap(self, served: ServedModel) -> ServedModel:
+        previous, self._served = self._served, served  # one reference assignment: atomic
+        return previous
+
+
 class InferenceWorker:
     def __init__(
         self,
-        served: ServedModel,
+        slot: ModelSlot,
         publisher: Publisher,
         features: FeatureSink,
         max_receive_count: int | None,
     ) -> None:
-        self.served = served
+        self._slot = slot
         self._publisher = publisher
         self._features = features
         self._max_receive_count = max_receive_count
 
     def handle(self, messages: Sequence[ReceivedMessage]) -> Failures:
+        served = self._slot.current  # the whole batch is served, and recorded, by one version
         failures: dict[str, Exception] = {}
         requests: list[tuple[ReceivedMessage, InferenceRequested]] = []
         for message in messages:
@@ -84,36 +100,35 @@ class InferenceWorker:
                 failures[message.message_id] = exc
 
         if requests:
-            self._announce_started([r for _, r in requests])
-            outputs = self._predict([r.text for _, r in requests])
+            self._announce_started(served, [r for _, r in requests])
+            outputs = self._predict(served, [r.text for _, r in requests])
             succeeded = [(m, r, o) for (m, r), o in zip(requests, outputs, strict=True) if not isinstance(o, Exception)]
             for (message, _), output in zip(requests, outputs, strict=True):
                 if isinstance(output, Exception):
                     failures[message.message_id] = output
             if succeeded:
                 try:
-                    failures.update(self._answer(succeeded))
+                    failures.update(self._answer(served, succeeded))
                 except Exception as exc:  # S3 or SNS down: the whole batch is retried later
                     failures.update({m.message_id: exc for m, _, _ in succeeded})
 
-        self._answer_final_failures(messages, failures)
+        self._answer_final_failures(served, messages, failures)
         return failures
 
     def announce_serving(self) -> None:
-        event = ModelServing(
-            action=self.served.action, model_name=self.served.name, model_version=self.served.version, at=utcnow()
-        )
+        served = self._slot.current
+        event = ModelServing(action=served.action, model_name=served.name, model_version=served.version, at=utcnow())
         self._publisher.publish([encode(event)])
 
-    def _announce_started(self, requests: list[InferenceRequested]) -> None:
+    def _announce_started(self, served: ServedModel, requests: list[InferenceRequested]) -> None:
         # Best effort: status "running" is informative; the answer is what matters.
         started = [
             encode(
                 InferenceStarted(
                     request_id=r.request_id,
                     action=r.action,
-                    model_name=self.served.name,
-                    model_version=self.served.version,
+                    model_name=served.name,
+                    model_version=served.version,
                     started_at=utcnow(),
                 )
             )
@@ -124,10 +139,10 @@ class InferenceWorker:
         except Exception as exc:
             log.warning("could not announce started: %s", exc)
 
-    def _predict(self, texts: list[str]) -> list[_Row | Exception]:
+    def _predict(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
         """Per text, its result and features, or the exception that text raised."""
         try:
-            return self._rows(self.served.model.predict(texts))
+            return self._rows(served.model.predict(texts))
         except Exception as batch_error:
             if len(texts) == 1:
                 return [batch_error]
@@ -135,7 +150,7 @@ class InferenceWorker:
         rows: list[_Row | Exception] = []
         for text in texts:
             try:
-                rows.extend(self._rows(self.served.model.predict([text])))
+                rows.extend(self._rows(served.model.predict([text])))
             except Exception as exc:
                 rows.append(exc)
         return rows
@@ -144,18 +159,20 @@ class InferenceWorker:
     def _rows(output: BatchOutput) -> list[_Row | Exception]:
         return [_Row(result, output.features[i]) for i, result in enumerate(output.results)]
 
-    def _answer(self, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]]) -> Failures:
+    def _answer(self, served: ServedModel, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]]) -> Failures:
         features = np.stack([row.features for _, _, row in done])
-        uri = self._features.save_batch(self.served.name, self.served.version, features)
+        uri = self._features.save_batch(served.name, served.version, features)
         responses = [
             encode(
                 InferenceCompleted(
                     request_id=request.request_id,
                     action=request.action,
                     status="succeeded",
-                    model_name=self.served.name,
-                    model_version=self.served.version,
-                    result=row.result,
+                    model_name=served.name,
+                    model_version=served.version,
+                    result=_features_pointer(uri, i, row)
+                    if request.metadata.get("features_only") is True
+                    else row.result,
                     features_uri=uri,
                     features_row=i,
                     completed_at=utcnow(),
@@ -166,7 +183,9 @@ class InferenceWorker:
         rejected = self._publisher.publish(responses)
         return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}
 
-    def _answer_final_failures(self, messages: Sequence[ReceivedMessage], failures: Failures) -> None:
+    def _answer_final_failures(
+        self, served: ServedModel, messages: Sequence[ReceivedMessage], failures: Failures
+    ) -> None:
         """On the last receive before the DLQ, tell the gateway the request failed for good."""
         if self._max_receive_count is None:
             return
@@ -182,10 +201,10 @@ class InferenceWorker:
                 encode(
                     InferenceCompleted(
                         request_id=request_id,
-                        action=self.served.action,
+                        action=served.action,
                         status="failed",
-                        model_name=self.served.name,
-                        model_version=self.served.version,
+                        model_name=served.name,
+                        model_version=served.version,
                         error=ErrorInfo(
                             code="processing_failed",
                             message=f"failed {message.receive_count} times, last: {type(error).__name__}: {error}",
@@ -199,6 +218,11 @@ class InferenceWorker:
                 self._publisher.publish(answers)
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
+
+
+def _features_pointer(uri: str, row_index: int, row: _Row) -> dict[str, Any]:
+    """The answer for a caller who asked for features only: where to read them."""
+    return {"dim": int(row.features.shape[-1]), "features_uri": uri, "features_row": row_index}
 
 
 def request_id_of(body: str) -> UUID | None:

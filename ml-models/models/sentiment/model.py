@@ -131,7 +131,11 @@ class SentimentModel(AbstractModel):
 
 
 def load_examples(limit: int | None, seed: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """The labelled snippets, shuffled with `seed` and split into train and validation."""
+    """The labelled snippets, shuffled with `seed`, split once into train and validation.
+
+    The split does not depend on `limit`, which only shortens each side: a version trained
+    on few examples and one trained on all are evaluated on the same held-out snippets.
+    """
     with bz2.open(DATA_FILE, "rt", encoding="utf-8", newline="") as handle:
         examples = [
             (row["text"], _CATEGORY_TO_CLASS[row["category"]])
@@ -139,10 +143,12 @@ def load_examples(limit: int | None, seed: int) -> tuple[list[tuple[str, int]], 
             if row["category"] in _CATEGORY_TO_CLASS
         ]
     random.Random(seed).shuffle(examples)
-    if limit:
-        examples = examples[:limit]
     cut = int(len(examples) * (1 - VALIDATION_SHARE))
-    return examples[:cut], examples[cut:]
+    train, validation = examples[:cut], examples[cut:]
+    if limit:
+        train = train[: int(limit * (1 - VALIDATION_SHARE))]
+        validation = validation[: limit - len(train)]
+    return train, validation
 
 
 def _classification_metrics(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
