@@ -50,6 +50,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/pipeline.py
+	$(VENV)/bin/python benchmarks/worker.py
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .run

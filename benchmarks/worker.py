@@ -91,18 +91,29 @@ def main() -> None:
         print(f"  batch {batch:3d}: {rate:8.1f} texts/s")
 
     queue_url = topology.model_queue_urls["sentiment"]
-    print(f"worker, dynamic batching (batch {args.batch_size}, 4 receivers), draining {args.backlog}:")
-    batched = drain(settings, served, queue_url, args.backlog, batch_size=args.batch_size, receivers=4)
+    print(
+        f"worker, dynamic batching (batch {args.batch_size}, 4 receivers, 2 batches in hand), draining {args.backlog}:"
+    )
+    batched = drain(settings, served, queue_url, args.backlog, batch_size=args.batch_size, receivers=4, concurrency=2)
     print(f"  {batched:8.1f} requests/s = {batched / model_best:.0%} of the model's best batch")
     single_count = max(100, args.backlog // 10)
     print(f"worker, one message at a time, draining {single_count}:")
-    single = drain(settings, served, queue_url, single_count, batch_size=1, receivers=1, max_messages=1)
+    single = drain(settings, served, queue_url, single_count, batch_size=1, receivers=1, max_messages=1, concurrency=1)
     print(f"  {single:8.1f} requests/s; dynamic batching is {batched / single:.1f}x faster")
 
     if args.memory_drain:
         print(f"memory over a {args.memory_drain}-message drain:")
         samples: list[int] = []
-        drain(settings, served, queue_url, args.memory_drain, batch_size=args.batch_size, receivers=4, rss=samples)
+        drain(
+            settings,
+            served,
+            queue_url,
+            args.memory_drain,
+            batch_size=args.batch_size,
+            receivers=4,
+            concurrency=2,
+            rss=samples,
+        )
         tenth = max(1, len(samples) // 10)
         early, late = sum(samples[:tenth]) / tenth, sum(samples[-tenth:]) / tenth
         print(f"  RSS first 10%: {early / 2**20:7.1f} MiB, last 10%: {late / 2**20:7.1f} MiB ({late / early - 1:+.1%})")
@@ -119,6 +130,7 @@ def drain(
     batch_size: int,
     receivers: int,
     max_messages: int = 10,
+    concurrency: int = 1,
     rss: list[int] | None = None,
 ) -> float:
     """Fill the queue with `count` requests, then time an in-process worker draining it."""
@@ -162,6 +174,7 @@ def drain(
             batch_size=batch_size,
             batch_wait_seconds=0.02,
             receivers=receivers,
+            concurrency=concurrency,
         ),
     )
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 import uuid
 
-from inference_core.events import InferenceCompleted, InferenceStarted, ModelServing
+from inference_core.events import InferenceCompleted, InferenceRequested, InferenceStarted, ModelServing, encode, utcnow
 from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
@@ -85,3 +85,22 @@ def test_a_swapped_version_serves_the_next_batch_and_is_recorded() -> None:
     worker._slot.swap(ServedModel("echo", "8", "sentiment", EchoModel()))
     worker.handle([request_message("after")])
     assert [a.model_version for a in completed(publisher)] == ["7", "8"]
+
+
+def test_features_only_requests_get_a_pointer_instead_of_the_result() -> None:
+    worker, _, publisher, _ = make_worker()
+    event = InferenceRequested(
+        request_id=uuid.uuid4(), action="sentiment", text="abc", metadata={"features_only": True}, submitted_at=utcnow()
+    )
+    assert worker.handle([raw_message(encode(event).body), request_message("plain")]) == {}
+    pointer, plain = completed(publisher)
+    assert pointer.result == {"dim": 2, "features_uri": pointer.features_uri, "features_row": 0}
+    assert plain.result == {"length": 5}
+
+
+def test_started_announcements_can_be_turned_off() -> None:
+    model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
+    slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
+    worker = InferenceWorker(slot, publisher, sink, 3, announce_started=False)
+    worker.handle([request_message("a")])
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceCompleted"]

@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
@@ -56,6 +57,7 @@ class ConsumerSettings:
     batch_size: int = MAX_BATCH_ENTRIES  # messages per handler call
     batch_wait_seconds: float = 0.0  # after the first message, how long to wait for more
     receivers: int = 1  # long polls in flight at once
+    concurrency: int = 1  # batches handled at once (one's I/O overlaps the next one's compute)
 
 
 def backoff_seconds(receive_count: int, settings: ConsumerSettings) -> int:
@@ -109,10 +111,17 @@ class QueueConsumer:
         ]
         for receiver in receivers:
             receiver.start()
-        while not self._stop.is_set():
-            batch = self._next_batch(inbox)
-            if batch:
-                self.process(batch)
+        slots = threading.BoundedSemaphore(self._settings.concurrency)
+        with ThreadPoolExecutor(self._settings.concurrency, thread_name_prefix="batch") as pool:
+            while not self._stop.is_set():
+                if not slots.acquire(timeout=_IDLE_TICK_SECONDS):
+                    continue
+                batch = self._next_batch(inbox)
+                if batch:
+                    pool.submit(self._process_in_slot, batch, slots)
+                else:
+                    slots.release()
+        # (leaving the with-block waited for the batches in hand)
         # Receivers waiting for room give their messages back within a tick; one still in a
         # long poll is not waited for (its messages reappear after the visibility timeout).
         deadline = time.monotonic() + 2 * _IDLE_TICK_SECONDS
@@ -140,6 +149,14 @@ class QueueConsumer:
             )
             self._queue.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
         return failures
+
+    def _process_in_slot(self, batch: Sequence[ReceivedMessage], slots: threading.BoundedSemaphore) -> None:
+        try:
+            self.process(batch)
+        except Exception:  # deleting or backing off failed: SQS redelivers after the timeout
+            log.exception("could not settle a batch of %d", len(batch))
+        finally:
+            slots.release()
 
     def _receive_into(self, inbox: queue.Queue[ReceivedMessage]) -> None:
         while not self._stop.is_set():

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
 from inference_core.events import Message
+
+# PublishBatch calls in flight for one publish(); the client's connection pool allows more.
+_PARALLEL_BATCHES = 4
 
 
 class Publisher(Protocol):
@@ -34,26 +38,31 @@ class SnsPublisher:
         self.topic_arn = topic_arn
 
     def publish(self, messages: Sequence[Message]) -> list[int]:
-        """Publish in batches of ten; returns the indexes of messages SNS did not accept.
+        """Publish in batches of ten, the batches in parallel; returns the indexes SNS did not accept.
 
         Raises botocore errors when SNS cannot be reached at all.
         """
-        failed: list[int] = []
-        for start in range(0, len(messages), MAX_BATCH_ENTRIES):
-            chunk = messages[start : start + MAX_BATCH_ENTRIES]
-            response = self._client.publish_batch(
-                TopicArn=self.topic_arn,
-                PublishBatchRequestEntries=[
-                    {
-                        "Id": str(start + i),
-                        "Message": message.body,
-                        "MessageAttributes": {
-                            key: {"DataType": "String", "StringValue": value}
-                            for key, value in message.attributes.items()
-                        },
-                    }
-                    for i, message in enumerate(chunk)
-                ],
-            )
-            failed.extend(int(entry["Id"]) for entry in response.get("Failed", []))
-        return failed
+        starts = range(0, len(messages), MAX_BATCH_ENTRIES)
+        if len(starts) <= 1:
+            return [i for start in starts for i in self._publish_batch(messages, start)]
+        with ThreadPoolExecutor(min(len(starts), _PARALLEL_BATCHES)) as pool:
+            return [
+                i for failed in pool.map(lambda start: self._publish_batch(messages, start), starts) for i in failed
+            ]
+
+    def _publish_batch(self, messages: Sequence[Message], start: int) -> list[int]:
+        chunk = messages[start : start + MAX_BATCH_ENTRIES]
+        response = self._client.publish_batch(
+            TopicArn=self.topic_arn,
+            PublishBatchRequestEntries=[
+                {
+                    "Id": str(start + i),
+                    "Message": message.body,
+                    "MessageAttributes": {
+                        key: {"DataType": "String", "StringValue": value} for key, value in message.attributes.items()
+                    },
+                }
+                for i, message in enumerate(chunk)
+            ],
+        )
+        return [int(entry["Id"]) for entry in response.get("Failed", [])]

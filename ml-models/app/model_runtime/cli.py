@@ -132,6 +132,7 @@ def serve(settings: RuntimeSettings) -> None:
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
         FeatureStore(S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)),
         max_receive_count(sqs, queue.url),
+        settings.announce_started,
     )
     consumer = QueueConsumer(
         queue,
@@ -142,6 +143,7 @@ def serve(settings: RuntimeSettings) -> None:
             batch_size=settings.batch_size,
             batch_wait_seconds=settings.batch_wait_seconds,
             receivers=settings.receivers,
+            concurrency=settings.concurrency,
         ),
     )
     consumer.install_signal_handlers()

@@ -29,6 +29,9 @@ class RuntimeSettings:
     batch_size: int = 32  # texts per predict call, gathered across receives
     batch_wait_seconds: float = 0.02  # how long a batch may wait to fill
     receivers: int = 4  # long polls in flight; 4 x 10 keeps a batch of 32 fed
+    # inference_started events let clients see "running"; they cost one more publish per batch.
+    announce_started: bool = True
+    concurrency: int = 2  # batches in hand: one predicting while the other is stored and answered
     # A local copy of trained artifacts, to restore a champion whose artifact store was wiped.
     artifact_cache_dir: Path | None = None
     # Who promotes or rolls back, as recorded in MLflow (CI sets it to the pipeline and run).
@@ -53,6 +56,8 @@ class RuntimeSettings:
             batch_size=env.integer("WORKER_BATCH_SIZE", 32, minimum=1, maximum=1024),
             batch_wait_seconds=env.integer("WORKER_BATCH_WAIT_MS", 20, minimum=0, maximum=10_000) / 1000,
             receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
+            concurrency=env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=16),
+            announce_started=env.text("WORKER_ANNOUNCE_STARTED", "true").lower() in ("true", "1", "yes"),
             decided_by=env.text("PROMOTED_BY", f"{getpass.getuser()}@{socket.gethostname()}"),
             artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,
         )

@@ -80,11 +80,16 @@ class InferenceWorker:
         publisher: Publisher,
         features: FeatureSink,
         max_receive_count: int | None,
+        announce_started: bool = True,
     ) -> None:
         self._slot = slot
+        # One predict at a time: with batches handled concurrently, one batch's S3 and SNS
+        # calls overlap the next batch's compute instead of competing with it for the cores.
+        self._predict_lock = threading.Lock()
         self._publisher = publisher
         self._features = features
         self._max_receive_count = max_receive_count
+        self._announce_started_events = announce_started
 
     def handle(self, messages: Sequence[ReceivedMessage]) -> Failures:
         served = self._slot.current  # the whole batch is served, and recorded, by one version
@@ -100,7 +105,8 @@ class InferenceWorker:
                 failures[message.message_id] = exc
 
         if requests:
-            self._announce_started(served, [r for _, r in requests])
+            if self._announce_started_events:
+                self._announce_started(served, [r for _, r in requests])
             outputs = self._predict(served, [r.text for _, r in requests])
             succeeded = [(m, r, o) for (m, r), o in zip(requests, outputs, strict=True) if not isinstance(o, Exception)]
             for (message, _), output in zip(requests, outputs, strict=True):
@@ -141,6 +147,10 @@ class InferenceWorker:
 
     def _predict(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
         """Per text, its result and features, or the exception that text raised."""
+        with self._predict_lock:
+            return self._predict_unlocked(served, texts)
+
+    def _predict_unlocked(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
         try:
             return self._rows(served.model.predict(texts))
         except Exception as batch_error:
