@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=5000)
     parser.add_argument("--memory-drain", type=int, default=20000, help="0 to skip")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the worker's)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
     os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     os.environ.setdefault("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
+import psycopg
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
@@ -92,8 +94,7 @@ class OutboxRelay:
                 while not stop.is_set() and self.publish_pending() > 0:
                     pass
                 backoff = 0.0
-                for _ in listener.notifies(timeout=self._idle_poll_seconds, stop_after=1):
-                    pass
+                self._wait_for_notify(listener, stop)
             except Exception as exc:
                 backoff = min(max(backoff * 2, 0.5), self._max_backoff_seconds)
                 log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
@@ -102,6 +103,13 @@ class OutboxRelay:
                 stop.wait(backoff)
         if listener is not None:
             listener.close()
+
+    def _wait_for_notify(self, listener: psycopg.Connection[tuple[object, ...]], stop: threading.Event) -> None:
+        """Sleep until a NOTIFY, the idle poll, or `stop` (checked every second)."""
+        deadline = time.monotonic() + self._idle_poll_seconds
+        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            if any(True for _ in listener.notifies(timeout=min(1.0, remaining), stop_after=1)):
+                return
 
     @staticmethod
     def _record_failure(conn: Connection, ids: list[int], exc: Exception) -> None:

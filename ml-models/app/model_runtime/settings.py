@@ -26,9 +26,9 @@ class RuntimeSettings:
     backoff_base_seconds: int = 2
     heartbeat_seconds: int = 30
     alias_poll_seconds: float = 30.0  # how soon a moved champion is noticed
-    batch_size: int = 32  # texts per predict call, gathered across receives
+    batch_size: int = 128  # texts per predict call at most, gathered across receives
     batch_wait_seconds: float = 0.02  # how long a batch may wait to fill
-    receivers: int = 4  # long polls in flight; 4 x 10 keeps a batch of 32 fed
+    receivers: int = 4  # long polls in flight (10 messages each)
     # inference_started events let clients see "running"; they cost one more publish per batch.
     announce_started: bool = True
     concurrency: int = 2  # batches in hand: one predicting while the other is stored and answered
@@ -53,7 +53,7 @@ class RuntimeSettings:
             backoff_base_seconds=env.integer("WORKER_BACKOFF_SECONDS", 2, minimum=0),
             heartbeat_seconds=env.integer("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
             alias_poll_seconds=env.integer("WORKER_ALIAS_POLL_SECONDS", 30, minimum=1),
-            batch_size=env.integer("WORKER_BATCH_SIZE", 32, minimum=1, maximum=1024),
+            batch_size=env.integer("WORKER_BATCH_SIZE", 128, minimum=1, maximum=1024),
             batch_wait_seconds=env.integer("WORKER_BATCH_WAIT_MS", 20, minimum=0, maximum=10_000) / 1000,
             receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
             concurrency=env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=16),
