@@ -22,15 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
-
-TEXTS = [
-    "A warm, funny and deeply moving film.",
-    "Dull, tedious and badly acted; a complete waste of time.",
-    "The plot wanders, but the performances hold it together and the last act lands.",
-    "I have rarely been this bored in a cinema.",
-    "Gorgeous to look at and smarter than it needs to be.",
-    "Not the worst film of the year, but close.",
-]
+from texts import TEXTS
 
 
 def main() -> None:
