@@ -30,7 +30,6 @@ from pathlib import Path
 from texts import TEXTS
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backlog", type=int, default=5000)
