@@ -5,7 +5,8 @@
 Prints:
 * accepted requests/s at the gateway (POST until 202, N requests from `concurrency` threads);
 * completed requests/s end to end (first submit to last ``succeeded``);
-* p50/p99 latency from submit to ``succeeded`` (the server's created_at -> completed_at);
+* p50/p99 latency from submit to ``succeeded`` (the server's created_at -> completed_at), under that
+  load (mostly queueing) and for ``--light`` requests sent one after another (the pipeline's own latency);
 * the model's own predict throughput at batch sizes 1 and 10 (the worker's batch) and 32, measured
   after the pipeline has drained, in this process, on the same texts and the same champion version.
 """
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080"))
     parser.add_argument("-n", "--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--light", type=int, default=50, help="requests sent one at a time, for latency")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"))
     args = parser.parse_args()
 
@@ -58,13 +60,14 @@ def main() -> None:
     finished = time.monotonic()
 
     failed = sum(a["status"] != "succeeded" for a in answers)
-    latencies = sorted(
-        (_time(a["completed_at"]) - _time(a["created_at"])) * 1000 for a in answers if a["status"] == "succeeded"
-    )
+    latencies = sorted(_latency_ms(a) for a in answers if a["status"] == "succeeded")
     print(f"  accepted at the gateway:  {args.requests / (accepted - started):8.1f} requests/s")
     print(f"  completed end to end:     {args.requests / (finished - started):8.1f} requests/s ({failed} failed)")
     p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
-    print(f"  submit -> succeeded:      p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+    print(f"  submit -> succeeded:      p50 {p50:7.1f} ms   p99 {p99:7.1f} ms  (under that load)")
+    light = sorted(_latency_ms(wait(submit(text))) for text in texts[: args.light])
+    p50, p99 = _percentile(light, 50), _percentile(light, 99)
+    print(f"  one at a time ({args.light}):      p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
     model_throughput(args.tracking_uri, texts)
 
 
@@ -90,6 +93,10 @@ def model_throughput(tracking_uri: str, texts: list[str]) -> None:
         for i in range(0, count, batch):
             model.predict(texts[i : i + batch])
         print(f"  batch {batch:3d}:                {count / (time.monotonic() - start):8.1f} texts/s")
+
+
+def _latency_ms(answer: dict[str, object]) -> float:
+    return (_time(answer["completed_at"]) - _time(answer["created_at"])) * 1000
 
 
 def _time(value: object) -> float:
