@@ -1,8 +1,13 @@
 """``model-runtime``: the one command line behind the model service and its jobs.
 
-model-runtime serve                       # the worker for $MODEL_NAME (composition root)
-model-runtime train --model sentiment     # train, log to MLflow, register (optionally alias)
-model-runtime ensure-champions            # train+register+alias every model lacking a servable champion
+    model-runtime serve                                     # the worker for $MODEL_NAME (composition root)
+    model-runtime train --model sentiment                   # train, log to MLflow, register as @challenger
+    model-runtime eval --model sentiment --version 3        # score a version (a number or an alias)
+    model-runtime promote --model sentiment --margin 0.005  # challenger -> champion only if better by the margin
+    model-runtime rollback --model sentiment                # champion -> the version it replaced
+    model-runtime ensure-champions                          # a servable champion for every model (make up)
+
+The shell scripts in ml-models/app/jobs/ call these, the way a CI pipeline would.
 """
 
 from __future__ import annotations

@@ -1,0 +1,56 @@
+"""The job scripts, run as CI would run them, against the real MLflow server."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from model_runtime.registry import CHALLENGER, CHAMPION, ModelRegistry
+from support.models import add_keyword_model
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+JOBS = Path(__file__).resolve().parents[2] / "ml-models" / "app" / "jobs"
+
+
+def job(stack: Stack, models_dir: Path, *args: str) -> str:
+    env = {**stack.env(), "MODELS_DIR": str(models_dir), "PROMOTED_BY": "ci-pipeline#42"}
+    done = subprocess.run([str(JOBS / args[0]), *args[1:]], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_train_eval_promote_and_rollback_through_the_scripts(stack: Stack, tmp_path: Path) -> None:
+    name = f"kw{uuid.uuid4().hex[:6]}"
+    add_keyword_model(tmp_path, name=name, action=name)
+    registry = ModelRegistry(stack.config.mlflow_uri)
+
+    assert "as @challenger" in job(stack, tmp_path, "train.sh", name, "--limit", "10")
+    assert "PROMOTED" in job(stack, tmp_path, "eval.sh", name, "--promote", "0.01")  # the first champion
+    weak = registry.by_alias(name, CHAMPION)
+    job(stack, tmp_path, "train.sh", name)
+    strong = registry.by_alias(name, CHALLENGER)
+    assert weak is not None and strong is not None and strong.version != weak.version
+
+    assert "accuracy=" in job(stack, tmp_path, "eval.sh", name, strong.version)
+    assert "PROMOTED" in job(stack, tmp_path, "eval.sh", name, "--promote", "0.05")
+    assert registry.version_tags(strong)["promotion.by"] == "ci-pipeline#42"
+    assert f"back to version {weak.version}" in job(stack, tmp_path, "eval.sh", name, "--rollback")
+
+
+def test_build_and_deploy_print_what_they_would_run() -> None:
+    build = subprocess.run(
+        [str(JOBS / "build-image.sh"), "sentiment", "gpu", "v1", "--dry-run"], capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr
+    assert "--target gpu" in build.stdout
+    assert "ml-models/models/sentiment/Dockerfile" in build.stdout and "model-sentiment:gpu-v1" in build.stdout
+    deploy = subprocess.run([str(JOBS / "deploy.sh"), "sentiment", "v1", "--dry-run"], capture_output=True, text=True)
+    assert deploy.returncode == 0, deploy.stderr
+    assert "helm upgrade --install model-sentiment" in deploy.stdout and "image.tag=v1" in deploy.stdout
+    unknown = subprocess.run([str(JOBS / "deploy.sh"), "nope", "v1", "--dry-run"], capture_output=True, text=True)
+    assert unknown.returncode == 2
