@@ -114,8 +114,9 @@ def serve(settings: RuntimeSettings) -> None:
     from model_runtime.device import configure_threads, select_device
     from model_runtime.features import FeatureStore
     from model_runtime.hot_swap import ChampionWatcher, load_version
+    from model_runtime.periodic import Periodic
     from model_runtime.registry import ModelRegistry
-    from model_runtime.worker import Heartbeat, InferenceWorker, ModelSlot
+    from model_runtime.worker import InferenceWorker, ModelSlot
 
     if not settings.model_name:
         raise SystemExit("MODEL_NAME must be set to the model this worker serves")
@@ -152,7 +153,7 @@ def serve(settings: RuntimeSettings) -> None:
         ),
     )
     consumer.install_signal_handlers()
-    heartbeat = Heartbeat(worker, settings.heartbeat_seconds)
+    heartbeat = Periodic("heartbeat", worker.announce_serving, settings.heartbeat_seconds, run_first=True)
     watcher = ChampionWatcher(
         spec, registry, settings.alias, device, slot, settings.alias_poll_seconds, lambda _: worker.announce_serving()
     )

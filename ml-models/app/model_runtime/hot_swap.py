@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import socket
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from model_runtime.catalog import ModelSpec, load_class
+from model_runtime.periodic import Periodic
 from model_runtime.registry import ModelRegistry, ModelVersionRef
 from model_runtime.worker import ModelSlot, ServedModel
 
@@ -46,17 +46,15 @@ class ChampionWatcher:
         self._alias = alias
         self._device = device
         self._slot = slot
-        self._interval = interval_seconds
         self._on_swap = on_swap
         self._failed: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
+        self._poller = Periodic("champion-watcher", self.check_once, interval_seconds)
 
     def start(self) -> None:
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._poller.stop()
 
     def check_once(self) -> bool:
         """Swap in the alias's version if it moved; True if a new version now serves."""
@@ -76,13 +74,6 @@ class ChampionWatcher:
         log.info("%s v%s now serves (was v%s)", self._spec.name, ref.version, current)
         self._on_swap(served)
         return True
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check_once()
-            except Exception as exc:  # the registry being away must not stop the worker
-                log.warning("could not check %s@%s: %s", self._spec.name, self._alias, exc)
 
     def _report(self, ref: ModelVersionRef, error: Exception) -> None:
         try:

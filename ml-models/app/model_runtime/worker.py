@@ -241,28 +241,3 @@ def request_id_of(body: str) -> UUID | None:
         return UUID(str(json.loads(body)["data"]["request_id"]))
     except (ValueError, KeyError, TypeError):
         return None
-
-
-class Heartbeat:
-    """Announce the served model now and every `interval` seconds, so the gateway lists it."""
-
-    def __init__(self, worker: InferenceWorker, interval: float) -> None:
-        self._worker = worker
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self._worker.announce_serving()
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", exc)
-            if self._stop.wait(self._interval):
-                return
