@@ -56,3 +56,11 @@ class AbstractModel(ABC):
     @abstractmethod
     def eval(self, options: TrainOptions) -> dict[str, float]:
         """Score this model on the model's held-out data."""
+
+    def half(self) -> Self:
+        """Switch to half precision for serving on a GPU, if the model supports it.
+
+        Overrides must keep results within the tolerance their docstring states (and test).
+        The default keeps full precision.
+        """
+        return self

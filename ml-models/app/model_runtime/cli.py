@@ -111,7 +111,7 @@ def serve(settings: RuntimeSettings) -> None:
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
     from model_runtime.catalog import find
-    from model_runtime.device import configure_threads, select_device
+    from model_runtime.device import configure_threads, select_device, use_half_precision
     from model_runtime.features import FeatureStore
     from model_runtime.hot_swap import ChampionWatcher, load_version
     from model_runtime.periodic import Periodic
@@ -124,12 +124,13 @@ def serve(settings: RuntimeSettings) -> None:
     spec = find(settings.models_dir, settings.model_name)
     device = select_device(settings.device)
     threads = configure_threads(settings.threads)
+    half = use_half_precision(device, settings.half_precision)
 
     registry = ModelRegistry(settings.tracking_uri)
     ref = registry.by_alias(spec.name, settings.alias)
     if ref is None:
         raise SystemExit(f"no {spec.name}@{settings.alias} in the MLflow registry; train one first")
-    slot = ModelSlot(load_version(spec, registry, ref, device))
+    slot = ModelSlot(load_version(spec, registry, ref, device, half))
 
     sns, sqs = aws_client("sns", settings.aws), aws_client("sqs", settings.aws)
     queue = SqsQueue.named(sqs, settings.aws.names.model_queue(spec.name))
@@ -155,16 +156,24 @@ def serve(settings: RuntimeSettings) -> None:
     consumer.install_signal_handlers()
     heartbeat = Periodic("heartbeat", worker.announce_serving, settings.heartbeat_seconds, run_first=True)
     watcher = ChampionWatcher(
-        spec, registry, settings.alias, device, slot, settings.alias_poll_seconds, lambda _: worker.announce_serving()
+        spec,
+        registry,
+        settings.alias,
+        device,
+        slot,
+        settings.alias_poll_seconds,
+        lambda _: worker.announce_serving(),
+        half,
     )
     heartbeat.start()
     watcher.start()
     log.info(
-        "serving %s v%s for action %r on %s (%d threads, batches of up to %d), ready in %.1fs",
+        "serving %s v%s for action %r on %s%s (%d threads, batches of up to %d), ready in %.1fs",
         spec.name,
         ref.version,
         spec.action,
         device,
+        " in half precision" if half else "",
         threads,
         settings.batch_size,
         time.monotonic() - started,

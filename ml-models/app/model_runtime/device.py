@@ -19,3 +19,10 @@ def configure_threads(threads: int | None) -> int:
     count = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     torch.set_num_threads(count)
     return count
+
+
+def use_half_precision(device: torch.device, setting: str = "auto") -> bool:
+    """'auto': half precision on CUDA only (on a CPU it is slower, not faster); or 'true'/'false'."""
+    if setting == "auto":
+        return device.type == "cuda"
+    return setting.lower() in ("true", "1", "yes")

@@ -24,10 +24,12 @@ from model_runtime.worker import ModelSlot, ServedModel
 log = logging.getLogger(__name__)
 
 
-def load_version(spec: ModelSpec, registry: ModelRegistry, ref: ModelVersionRef, device: torch.device) -> ServedModel:
+def load_version(
+    spec: ModelSpec, registry: ModelRegistry, ref: ModelVersionRef, device: torch.device, half: bool = False
+) -> ServedModel:
     with tempfile.TemporaryDirectory(prefix=f"{spec.name}-v{ref.version}-") as tmp:
         model = load_class(spec).load(registry.download(ref, Path(tmp)), device)
-    return ServedModel(spec.name, ref.version, spec.action, model)
+    return ServedModel(spec.name, ref.version, spec.action, model.half() if half else model)
 
 
 class ChampionWatcher:
@@ -40,6 +42,7 @@ class ChampionWatcher:
         slot: ModelSlot,
         interval_seconds: float,
         on_swap: Callable[[ServedModel], None] = lambda served: None,
+        half: bool = False,
     ) -> None:
         self._spec = spec
         self._registry = registry
@@ -47,6 +50,7 @@ class ChampionWatcher:
         self._device = device
         self._slot = slot
         self._on_swap = on_swap
+        self._half = half
         self._failed: set[str] = set()
         self._poller = Periodic("champion-watcher", self.check_once, interval_seconds)
 
@@ -64,7 +68,7 @@ class ChampionWatcher:
             return False
         log.info("%s@%s moved from v%s to v%s: loading it", self._spec.name, self._alias, current, ref.version)
         try:
-            served = load_version(self._spec, self._registry, ref, self._device)
+            served = load_version(self._spec, self._registry, ref, self._device, self._half)
         except Exception as exc:
             self._failed.add(ref.version)
             log.error("%s v%s failed to load; v%s keeps serving: %s", self._spec.name, ref.version, current, exc)

@@ -21,6 +21,7 @@ class RuntimeSettings:
     model_name: str | None = None
     alias: str = "champion"
     device: str = "auto"
+    half_precision: str = "auto"  # auto: on CUDA only
     threads: int | None = None
     wait_seconds: int = 20
     backoff_base_seconds: int = 2
@@ -48,6 +49,7 @@ class RuntimeSettings:
             model_name=env.optional("MODEL_NAME"),
             alias=env.text("MODEL_ALIAS", "champion"),
             device=env.text("MODEL_DEVICE", "auto"),
+            half_precision=env.text("MODEL_HALF_PRECISION", "auto"),
             threads=threads or None,
             wait_seconds=env.integer("WORKER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             backoff_base_seconds=env.integer("WORKER_BACKOFF_SECONDS", 2, minimum=0),

@@ -69,6 +69,11 @@ class EmbeddingModel(AbstractModel):
         correct = ref_labels[nearest] == np.array([y for _, y in held_out])
         return {"nn_accuracy": float(correct.mean()), "eval_examples": float(len(held_out))}
 
+    def half(self) -> Self:
+        """fp16 encoder. Tolerance (tests/integration/test_half_precision.py): cosine >= 0.999 to full precision."""
+        self.encoder.half()
+        return self
+
     def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
         with torch.inference_mode():
             vectors = self.encoder.encode(

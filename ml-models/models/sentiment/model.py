@@ -61,7 +61,7 @@ class SentimentModel(AbstractModel):
     def predict(self, texts: Sequence[str]) -> BatchOutput:
         with torch.inference_mode():
             embeddings = self._embed(list(texts), progress=False)
-            probabilities = torch.softmax(self.head(embeddings), dim=-1).cpu().numpy()
+            probabilities = torch.softmax(self.head(embeddings).float(), dim=-1).cpu().numpy()
         results = []
         for row in probabilities:
             best = int(row.argmax())
@@ -123,6 +123,13 @@ class SentimentModel(AbstractModel):
             x_val = self._embed([t for t, _ in validation_set], options.progress)
             y_val = torch.tensor([y for _, y in validation_set], device=self.device)
             return _classification_metrics(self.head, x_val, y_val)
+
+    def half(self) -> Self:
+        """fp16 encoder and head. Tolerance (tests/integration/test_half_precision.py): every
+        probability within 0.01 of full precision, the same labels, embeddings at cosine >= 0.999."""
+        self.encoder.half()
+        self.head.half()
+        return self
 
     def _embed(self, texts: list[str], progress: bool) -> torch.Tensor:
         return self.encoder.encode(  # type: ignore[no-any-return]
