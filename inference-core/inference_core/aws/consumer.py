@@ -89,10 +89,6 @@ class QueueConsumer:
     def stop(self) -> None:
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop after the batch in hand (main thread only)."""
 

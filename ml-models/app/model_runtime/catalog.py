@@ -55,12 +55,14 @@ def load_class(spec: ModelSpec) -> type[AbstractModel]:
     module_name, _, class_name = spec.entrypoint.partition(":")
     path = spec.folder / f"{module_name}.py"
     qualified = f"models_{spec.name}_{module_name}"
-    module_spec = importlib.util.spec_from_file_location(qualified, path)
-    if module_spec is None or module_spec.loader is None:
-        raise CatalogError(f"{spec.name}: cannot import {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[qualified] = module
-    module_spec.loader.exec_module(module)
+    module = sys.modules.get(qualified)
+    if module is None or getattr(module, "__file__", None) != str(path):  # import each file once
+        module_spec = importlib.util.spec_from_file_location(qualified, path)
+        if module_spec is None or module_spec.loader is None:
+            raise CatalogError(f"{spec.name}: cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[qualified] = module
+        module_spec.loader.exec_module(module)
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, AbstractModel)):
         raise CatalogError(f"{spec.name}: {spec.entrypoint} is not an AbstractModel subclass")

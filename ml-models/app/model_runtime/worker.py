@@ -68,9 +68,8 @@ class ModelSlot:
     def current(self) -> ServedModel:
         return self._served
 
-    def swap(self, served: ServedModel) -> ServedModel:
-        previous, self._served = self._served, served  # one reference assignment: atomic
-        return previous
+    def swap(self, served: ServedModel) -> None:
+        self._served = served  # one reference assignment: atomic for the readers
 
 
 class InferenceWorker:
