@@ -4,14 +4,19 @@
 2. AWS (LocalStack or real AWS, by settings alone): the topic, one queue + DLQ per model
    folder, the gateway queue, the bucket (inference_core.aws.provision).
 3. The action catalogue: each model folder's action becomes known to the gateway.
+4. With ``--republish-unfinished`` (the dev stack passes it when it started an empty LocalStack):
+   the events of requests accepted but not finished are published again, since the queues that
+   held them are gone.
 
     python localstack/bootstrap.py   # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR, SQS_MAX_RECEIVE_COUNT
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from gateway.outbox import republish_unfinished
 from gateway.store import register_action
 from inference_core.aws.clients import aws_client
 from inference_core.aws.provision import ModelRoute, QueueSettings, provision
@@ -24,6 +29,9 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "ml-models" / "mod
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--republish-unfinished", action="store_true", help="the broker lost its queues (step 4)")
+    args = parser.parse_args()
     env = Env()
     url = database_url(env)
     aws = AwsSettings.from_env(env)
@@ -42,10 +50,13 @@ def main() -> None:
     with engine.begin() as conn:
         for spec in specs:
             register_action(conn, spec.action, spec.name)
+        republished = republish_unfinished(conn) if args.republish_unfinished else 0
     engine.dispose()
     print(f"bootstrap: topic {topology.topic_arn}, bucket {topology.bucket}")
     for spec in specs:
         print(f"bootstrap: action {spec.action!r} -> model {spec.name} -> {topology.model_queue_urls[spec.name]}")
+    if republished:
+        print(f"bootstrap: {republished} unfinished requests lost with the old queues are published again")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from sqlalchemy import make_url
 
@@ -20,16 +19,9 @@ from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import AwsSettings, Env
 from support.proxy import SwitchableProxy
-from support.stack import Platform, Stack
+from support.stack import Platform, Stack, drop_database
 
 TRAIN_LIMIT = "2000"  # ~0.8 validation accuracy in ~15 s; the full set takes a minute more
-
-
-def _drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         for process in reversed(processes):
             process.stop()
-        _drop_database(config.database_url)
-        _drop_database(config.mlflow_database_url)
+        drop_database(config.database_url)
+        drop_database(config.mlflow_database_url)
 
 
 @pytest.fixture(scope="session")
@@ -93,4 +85,4 @@ def fresh_database(stack: Stack) -> Iterator[str]:
     try:
         yield rendered
     finally:
-        _drop_database(rendered)
+        drop_database(rendered)

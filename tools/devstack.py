@@ -3,11 +3,19 @@
 ``python tools/devstack.py up`` is what ``make up`` runs. The test suite uses the same
 functions to start its own isolated copies (other ports, databases and resource names).
 Every service is reused when it already answers, and started otherwise.
+
+Stopping. Each child runs in a session (and process group) of its own, so a terminal's Ctrl-C
+reaches only this script, which then stops them: the platform's processes first, then MLflow and
+LocalStack, each group sent its program's graceful-stop signal (SIGTERM for all of them) and given
+its grace period; a child counts as stopped only when no process of its group is left, and
+whatever outlives the grace is killed with the group. Before starting anything, ``up`` checks its
+ports and names the process that holds one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +28,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -86,28 +96,107 @@ class StackConfig:
         return env
 
 
+# How long each kind of child may take to stop gracefully before its group is killed.
+# The gateway's is derived from gunicorn's own graceful_timeout (see start_gateway).
+CONSUMER_GRACE_SECONDS = 15.0  # dispatcher and workers: the batch in hand, then about a second
+LOCALSTACK_GRACE_SECONDS = 15.0  # its SIGTERM stop takes 2-8 s
+MLFLOW_GRACE_SECONDS = 15.0  # the CLI and its uvicorn server
+GUNICORN_MASTER_MARGIN_SECONDS = 5.0  # the master's own exit after its workers' graceful_timeout
+
+
 @dataclass
 class Process:
+    """A child in its own process group; stopped means no process of the group is left."""
+
     name: str
     popen: subprocess.Popen[bytes]
+    grace_seconds: float
+    infrastructure: bool = False  # LocalStack and MLflow: stopped after the platform's processes
 
-    def stop(self, timeout: float = 25.0) -> None:
-        if self.popen.poll() is not None:
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def begin_stop(self) -> None:
+        """Send the group its graceful-stop signal."""
+        _signal_group(self.pid, signal.SIGTERM)
+
+    def finish_stop(self, deadline: float) -> None:
+        """Wait for the whole group until `deadline` (monotonic), then kill what is left."""
+        if _wait_group(self.popen, deadline):
             return
-        self.popen.send_signal(signal.SIGTERM)
+        survivors = ", ".join(f"{p.pid} {' '.join(p.cmdline())[:80]}" for p in _group_members(self.pid))
+        log(f"{self.name} did not stop in {self.grace_seconds:.0f}s; killing its process group ({survivors})")
+        _signal_group(self.pid, signal.SIGKILL)
+        _wait_group(self.popen, time.monotonic() + 10)
+
+    def stop(self) -> None:
+        self.begin_stop()
+        self.finish_stop(time.monotonic() + self.grace_seconds)
+
+
+def stop_all(processes: Sequence[Process]) -> None:
+    """Signal them all at once, then wait for each within its own grace."""
+    for process in processes:
+        process.begin_stop()
+    started = time.monotonic()
+    for process in processes:
+        process.finish_stop(started + process.grace_seconds)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is already gone
+        os.killpg(pgid, signum)
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    """Live processes of the group (zombies are done: only their parent's wait() is missing)."""
+    members = []
+    for process in psutil.process_iter(["status"]):
         try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log(f"{self.name} did not stop in {timeout:.0f}s; killing it")
-            self.popen.kill()
-            self.popen.wait()
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
 
 
-def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path) -> Process:
+def _wait_group(popen: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Reap the leader and wait until its group is empty; False if `deadline` passes first."""
+    while True:
+        popen.poll()
+        if popen.returncode is not None and not _group_members(popen.pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+# Every child this process started, in order, so that a stop also reaches one that is still starting.
+_spawned: list[Process] = []
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log_dir: Path,
+    grace_seconds: float,
+    infrastructure: bool = False,
+) -> Process:
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-    popen = subprocess.Popen(list(argv), env=dict(env), cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    return Process(name, popen)
+    with open(log_dir / f"{name}.log", "ab") as log_file:
+        popen = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # only this script signals it, never the terminal
+        )
+    process = Process(name, popen, grace_seconds, infrastructure)
+    _spawned.append(process)
+    return process
 
 
 def wait_until(check: object, what: str, timeout: float, process: Process | None = None) -> None:
@@ -133,6 +222,37 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def port_holder(port: int) -> str:
+    """Who listens on `port`: pid and command, and whether it looks like a leftover of this project."""
+    pids = {c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.status == "LISTEN"}
+    for pid in sorted(p for p in pids if p is not None):
+        try:
+            process = psutil.Process(pid)
+            command = " ".join(process.cmdline()) or process.name()
+            ours = str(ROOT) in command or process.cwd() == str(ROOT)
+        except psutil.Error:
+            continue
+        verdict = "a leftover of this project: stop it with `kill" if ours else "not this project's: stop it or"
+        hint = f"{verdict} {pid}`" if ours else f"{verdict} choose another port"
+        return f"pid {pid} ({command[:160]}), {hint}"
+    return "a process this user cannot see"
+
+
+def check_ports(config: StackConfig) -> None:
+    """Stop with one line when a port the stack must bind is taken (no traceback).
+
+    LocalStack and MLflow are reused when they answer on theirs; the gateway always starts.
+    """
+    wanted = {"gateway": config.gateway_port}
+    if not http_ok(f"{config.aws_endpoint}/_localstack/health"):
+        wanted["LocalStack"] = config.localstack_port
+    if not http_ok(f"{config.mlflow_uri}/health"):
+        wanted["MLflow"] = config.mlflow_port
+    for name, port in wanted.items():
+        if port_open(port):
+            raise SystemExit(f"[devstack] port {port} ({name}) is in use by {port_holder(port)}")
 
 
 def free_port() -> int:
@@ -210,6 +330,8 @@ def start_localstack(config: StackConfig) -> Process | None:
         [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
         env,
         config.run_dir / "logs",
+        LOCALSTACK_GRACE_SECONDS,
+        infrastructure=True,
     )
     wait_until(lambda: _localstack_ready(health), "LocalStack", 60, process)
     return process
@@ -257,6 +379,8 @@ def start_mlflow(config: StackConfig) -> Process | None:
         ],
         env,
         config.run_dir / "logs",
+        MLFLOW_GRACE_SECONDS,
+        infrastructure=True,
     )
     wait_until(lambda: http_ok(f"{config.mlflow_uri}/health"), "MLflow", 120, process)
     return process
@@ -265,9 +389,13 @@ def start_mlflow(config: StackConfig) -> Process | None:
 # --- The platform -----------------------------------------------------------------------
 
 
-def bootstrap(config: StackConfig) -> None:
-    """Migrations, AWS resources and the action catalogue (idempotent)."""
-    run_step(config, [str(VENV_BIN / "python"), str(ROOT / "localstack" / "bootstrap.py")])
+def bootstrap(config: StackConfig, republish_unfinished: bool = False) -> None:
+    """Migrations, AWS resources and the action catalogue (idempotent).
+
+    `republish_unfinished`: LocalStack was started empty, so the queued events of earlier requests are gone.
+    """
+    flags = ["--republish-unfinished"] if republish_unfinished else []
+    run_step(config, [str(VENV_BIN / "python"), str(ROOT / "localstack" / "bootstrap.py"), *flags])
 
 
 def ensure_champions(config: StackConfig, *extra_args: str) -> None:
@@ -282,42 +410,60 @@ def model_names(models_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in models_dir.glob("*/model.toml"))
 
 
-def start_gateway(config: StackConfig, workers: int = 2, threads: int = 16, graceful_timeout: int = 35) -> Process:
+def start_gateway(
+    config: StackConfig, workers: int = 2, threads: int | None = None, graceful_timeout: int | None = None
+) -> Process:
+    """gunicorn with the gateway's own settings (gateway/gunicorn_config.py); tests may tighten them."""
+    from gateway import gunicorn_config
+
+    graceful = gunicorn_config.graceful_timeout if graceful_timeout is None else graceful_timeout
+    overrides = [] if threads is None else ["--threads", str(threads)]
+    if graceful_timeout is not None:
+        overrides += ["--graceful-timeout", str(graceful_timeout)]
     process = spawn(
         "gateway",
         [
             str(VENV_BIN / "gunicorn"),
+            "--config",
+            "python:gateway.gunicorn_config",
             "--bind",
             f"{config.gateway_host}:{config.gateway_port}",
             "--workers",
             str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),  # ?wait=N holds a thread while it waits
-            "--graceful-timeout",
-            str(graceful_timeout),  # lets a ?wait=30 request finish on shutdown
+            *overrides,
             "gateway.app:create_app()",
         ],
         config.env(),
         config.run_dir / "logs",
+        graceful + GUNICORN_MASTER_MARGIN_SECONDS,
     )
     wait_until(lambda: http_ok(f"{config.gateway_url}/healthz"), "gateway", 60, process)
     return process
 
 
 def start_dispatcher(config: StackConfig) -> Process:
-    return spawn("gateway-dispatcher", [str(VENV_BIN / "gateway-dispatcher")], config.env(), config.run_dir / "logs")
+    return spawn(
+        "gateway-dispatcher",
+        [str(VENV_BIN / "gateway-dispatcher")],
+        config.env(),
+        config.run_dir / "logs",
+        CONSUMER_GRACE_SECONDS,
+    )
 
 
 def start_worker(config: StackConfig, model: str, extra_env: Mapping[str, str] | None = None) -> Process:
     env = config.env()
     env.update({"MODEL_NAME": model, **(extra_env or {})})
-    return spawn(f"worker-{model}", [str(VENV_BIN / "model-runtime"), "serve"], env, config.run_dir / "logs")
+    return spawn(
+        f"worker-{model}",
+        [str(VENV_BIN / "model-runtime"), "serve"],
+        env,
+        config.run_dir / "logs",
+        CONSUMER_GRACE_SECONDS,
+    )
 
 
 def up(config: StackConfig) -> None:
-    processes: list[Process] = []
     interrupted = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -329,16 +475,16 @@ def up(config: StackConfig) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        check_ports(config)
         ensure_postgres(config.database_url)
-        for start in (start_localstack, bootstrap, start_mlflow):  # MLflow's artifacts need the bucket
-            started = start(config)
-            if started:
-                processes.append(started)
+        fresh_localstack = start_localstack(config) is not None
+        bootstrap(config, republish_unfinished=fresh_localstack)
+        start_mlflow(config)  # after bootstrap: MLflow's artifacts need the bucket
         ensure_champions(config)
-        processes.append(start_dispatcher(config))
+        start_dispatcher(config)
         for model in model_names(config.models_dir):
-            processes.append(start_worker(config, model))
-        processes.append(start_gateway(config))
+            start_worker(config, model)
+        start_gateway(config)
         print(
             f"\nThe platform is up. Logs: {config.run_dir / 'logs'}\n"
             f"  Gateway:  {config.gateway_url}   (OpenAPI: {config.gateway_url}/openapi.json)\n"
@@ -351,17 +497,20 @@ def up(config: StackConfig) -> None:
             flush=True,
         )
         while True:
-            for process in processes:
+            for process in _spawned:
                 if process.popen.poll() is not None:
                     raise SystemExit(f"{process.name} exited with code {process.popen.returncode}; see its log")
             time.sleep(1)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if processes:
-            log("stopping " + ", ".join(p.name for p in reversed(processes)))
-        for process in reversed(processes):
-            process.stop()
+        # A second Ctrl-C must not cut the stop short: every stop below is bounded by its grace.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if _spawned:
+            log("stopping " + ", ".join(p.name for p in reversed(_spawned)))
+        stop_all([p for p in reversed(_spawned) if not p.infrastructure])
+        stop_all([p for p in reversed(_spawned) if p.infrastructure])
         if interrupted:
             log("stopped")
 
@@ -376,6 +525,7 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
         gateway_host=environ.get("GATEWAY_HOST", "127.0.0.1"),
         gateway_port=int(environ.get("GATEWAY_PORT", "8080")),
         resource_prefix=environ.get("RESOURCE_PREFIX", ""),
+        models_dir=Path(environ.get("MODELS_DIR", str(MODELS_DIR))),
     )
 
 

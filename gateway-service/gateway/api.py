@@ -65,7 +65,7 @@ def get_inference(request_id: str) -> Response:
         if row is None:
             raise NotFound(f"no inference request {request_id}")
         remaining = deadline - time.monotonic()
-        if row.status in FINISHED or remaining <= 0:
+        if row.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
             return jsonify(_request_json(row))
         deps().waiter.wait(parsed_id, remaining)
 

@@ -1,4 +1,4 @@
-"""The web process's composition root: ``gunicorn 'gateway.app:create_app()'``."""
+"""The web process's composition root: ``gunicorn -c python:gateway.gunicorn_config 'gateway.app:create_app()'``."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
+
+
+def begin_shutdown(app: Flask) -> None:
+    """The server is stopping: ``?wait`` long polls answer within a second with the request's current state.
+
+    Called from a signal handler, so it only sets a flag (see ``gateway.waiting``).
+    """
+    app.extensions["gateway"].waiter.stop()

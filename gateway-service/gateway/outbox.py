@@ -15,13 +15,15 @@ import threading
 import time
 
 import psycopg
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, cast, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
 from inference_core.aws.sns import SnsPublisher
 from inference_core.db.engine import listen_connection
-from inference_core.db.schema import OUTBOX_CHANNEL, outbox
-from inference_core.events import Event, Message, encode
+from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, inference_requests, outbox
+from inference_core.events import Event, EventType, Message, encode
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,28 @@ class OutboxRelay:
             .where(outbox.c.id.in_(ids))
             .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:1000])
         )
+
+
+def republish_unfinished(conn: Connection) -> int:
+    """Make the request event of every unfinished request pending again; returns how many.
+
+    For a broker that lost its queues: LocalStack keeps no state across restarts, so the dev
+    stack calls this when it starts a fresh one. A request answered meanwhile is not harmed:
+    its answer is applied once, and the worker's duplicate is ignored.
+    """
+    request_id = cast(cast(outbox.c.body, JSONB)["data"]["request_id"].astext, PG_UUID(as_uuid=True))
+    unfinished = select(inference_requests.c.id).where(inference_requests.c.status.not_in(FINISHED))
+    count = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.event_type == EventType.INFERENCE_REQUEST.value,
+            outbox.c.published_at.is_not(None),
+            request_id.in_(unfinished),
+        )
+        .values(published_at=None)
+    ).rowcount
+    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+    return int(count)
 
 
 def pending_count(conn: Connection) -> int:

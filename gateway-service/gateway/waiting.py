@@ -4,6 +4,12 @@ One listener thread per process LISTENs on the channel that ``store.record_outco
 notifies, and wakes the threads waiting for that request. The caller still re-reads
 the row (the database, not the notification, is the truth), and waits in short slices
 so a lost notification costs at most one slice.
+
+``stop()`` (called from the server's stop-signal handler) makes every wait end within one
+slice and later waits return at once, so a long poll answers with the request's current
+state instead of holding the shutdown for up to ``max_wait_seconds``. It only sets a flag:
+a signal handler must take no lock, since a second signal can interrupt the first handler
+in the same thread while it holds one, and the second then waits on it forever.
 """
 
 from __future__ import annotations
@@ -27,13 +33,24 @@ class FinishedWaiter:
         self._lock = threading.Lock()
         self._waiting: dict[str, set[threading.Event]] = defaultdict(set)
         self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Refuse to wait from here on; waits in progress end within one slice. Safe in a signal handler."""
+        self._stopping = True
 
     def wait(self, request_id: UUID, seconds: float) -> None:
-        """Block for up to `seconds`, or until a finish of `request_id` is notified."""
+        """Block for up to `seconds` (one slice at most), or until a finish of `request_id` is notified."""
         self._start_listener()
         event = threading.Event()
         key = str(request_id)
         with self._lock:
+            if self._stopping:
+                return
             self._waiting[key].add(event)
         try:
             event.wait(min(seconds, RECHECK_SECONDS))

@@ -8,15 +8,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 
-from gateway import outbox
+from gateway import handlers, outbox, store
 from gateway.outbox import OutboxRelay
+from gateway.validation import SubmitInference
 from inference_core.aws.clients import aws_client
 from inference_core.aws.provision import ModelRoute, provision
 from inference_core.aws.sns import SnsPublisher
 from inference_core.aws.sqs import SqsQueue
 from inference_core.db.engine import make_engine
+from inference_core.db.schema import inference_requests
 from inference_core.db.schema import outbox as outbox_table
 from inference_core.events import InferenceRequested, decode, utcnow
 from inference_core.settings import AwsSettings, ResourceNames
@@ -108,3 +110,24 @@ def test_a_notify_wakes_the_relay_without_waiting_for_the_poll(
     finally:
         stop.set()
         runner.join(10)
+
+
+def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_queues(
+    fresh_database: str, engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        store.register_action(conn, "a", "model-a")
+    ids = {
+        status: handlers.submit(engine, SubmitInference("a", status, {}, None)).request_id
+        for status in ("queued", "running", "succeeded", "failed")
+    }
+    with engine.begin() as conn:
+        conn.execute(update(outbox_table).values(published_at=func.now()))  # all went out, then the queues died
+        for status, request_id in ids.items():
+            conn.execute(update(inference_requests).where(inference_requests.c.id == request_id).values(status=status))
+        republished = outbox.republish_unfinished(conn)
+    with engine.connect() as conn:
+        pending = conn.execute(select(outbox_table.c.body).where(outbox_table.c.published_at.is_(None))).scalars()
+        pending_ids = sorted(str(decode(body).request_id) for body in pending)
+    assert republished == 2
+    assert pending_ids == sorted(str(ids[s]) for s in ("queued", "running"))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+import psycopg
+from sqlalchemy import Engine, make_url, select
 
 import devstack
 from inference_core.aws.clients import aws_client
+from inference_core.db.engine import make_engine
+from inference_core.db.schema import inference_requests
 from inference_core.settings import AwsSettings
 from support.proxy import SwitchableProxy
 
@@ -35,3 +41,26 @@ class Platform:
 
     def log(self, name: str) -> str:
         return (self.stack.config.run_dir / "logs" / f"{name}.log").read_text(errors="replace")
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+def statuses_once_finished(database_url: str, request_ids: Iterable[str], seconds: float) -> dict[str, str]:
+    """Every stored request's status, read until all of `request_ids` succeeded or `seconds` pass."""
+    wanted = {uuid.UUID(i) for i in request_ids}
+    engine = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            with engine.connect() as conn:
+                statuses = dict(conn.execute(select(inference_requests.c.id, inference_requests.c.status)).all())
+            if all(statuses.get(i) == "succeeded" for i in wanted) or time.monotonic() > deadline:
+                return {str(i): status for i, status in statuses.items()}
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
