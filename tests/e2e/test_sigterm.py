@@ -26,6 +26,8 @@ pytestmark = pytest.mark.e2e
 
 BURST_SECONDS = 3.0
 SENDERS = 4
+# A model of its own: the session's registry is shared, and other tests register broken "keyword" versions.
+MODEL, ACTION = "keyword-sigterm", "keywords-sigterm"
 
 
 @dataclasses.dataclass
@@ -39,7 +41,7 @@ class Services:
 def services(stack: Stack, fresh_database: str, tmp_path: Path) -> Iterator[Services]:
     """A gateway, dispatcher and keyword worker of their own: own database, queues and port."""
     models_dir = tmp_path / "models"
-    add_keyword_model(models_dir)
+    add_keyword_model(models_dir, MODEL, ACTION)
     config = dataclasses.replace(
         stack.config,
         run_dir=tmp_path / "run",
@@ -51,7 +53,7 @@ def services(stack: Stack, fresh_database: str, tmp_path: Path) -> Iterator[Serv
     devstack.bootstrap(config)
     devstack.ensure_champions(config, "--limit", "200")
     starters: dict[str, Callable[[], devstack.Process]] = {
-        "worker": lambda: devstack.start_worker(config, "keyword"),
+        "worker": lambda: devstack.start_worker(config, MODEL),
         "dispatcher": lambda: devstack.start_dispatcher(config),
         "gateway": lambda: devstack.start_gateway(config, workers=2, threads=8),
     }
@@ -66,10 +68,10 @@ def wait_until_serving(url: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         actions = requests.get(f"{url}/v1/actions", timeout=10).json()["actions"]
-        if any(a["action"] == "keywords" and a["serving"] for a in actions):
+        if any(a["action"] == ACTION and a["serving"] for a in actions):
             return
         time.sleep(0.5)
-    raise AssertionError("the keyword worker never announced itself")
+    raise AssertionError(f"the {MODEL} worker never announced itself")
 
 
 def burst(url: str, seconds: float) -> tuple[list[str], list[str]]:
@@ -82,7 +84,7 @@ def burst(url: str, seconds: float) -> tuple[list[str], list[str]]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                response = session.post(f"{url}/v1/inference", json={"action": "keywords", "text": "fine"}, timeout=30)
+                response = session.post(f"{url}/v1/inference", json={"action": ACTION, "text": "fine"}, timeout=30)
             except requests.ConnectionError:  # the gateway is stopping or stopped: refused, never half-answered
                 session = requests.Session()
                 time.sleep(0.05)
