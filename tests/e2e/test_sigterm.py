@@ -57,10 +57,14 @@ def services(stack: Stack, fresh_database: str, tmp_path: Path) -> Iterator[Serv
         "dispatcher": lambda: devstack.start_dispatcher(config),
         "gateway": lambda: devstack.start_gateway(config, workers=2, threads=8),
     }
-    running = {name: start() for name, start in starters.items()}
-    wait_until_serving(config.gateway_url)
-    yield Services(config, running, starters)
-    devstack.stop_all(list(running.values()))
+    running: dict[str, devstack.Process] = {}
+    try:
+        for name, start in starters.items():
+            running[name] = start()
+        wait_until_serving(config.gateway_url)
+        yield Services(config, running, starters)
+    finally:
+        devstack.stop_all(list(running.values()))
 
 
 def wait_until_serving(url: str) -> None:
