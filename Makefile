@@ -9,15 +9,21 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $
 VENV := .venv
 LS_VENV := .venv-localstack
 MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
-PROJECTS := inference-core gateway-service ml-models/app
+# The services are found, not listed: a folder with a pyproject.toml is a project (installed
+# editable), a package in it with a py.typed marker is type-checked. A new deployable needs
+# no line here; tools/devstack.py runs it under `make up`.
+PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml */app/pyproject.toml))
+TYPED_PACKAGES := $(patsubst %/py.typed,%,$(wildcard */*/py.typed */app/*/py.typed))
 
-.PHONY: help venvs up test test-unit lint bench clean
+.PHONY: help venvs up monitor test test-unit lint bench bench-drift clean
 
 help:
-	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, gateway, workers)"
+	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, gateway, workers, monitoring)"
+	@echo "make monitor - run the monitoring job once, for the last complete hour (make up in another terminal)"
 	@echo "make test   - unit, integration and end-to-end tests against real services"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmark a running platform (make up in another terminal)"
+	@echo "make bench-drift - false alarms and detection of the drift verdict per window size (make up running)"
 
 venvs: $(VENV)/.installed $(LS_VENV)/.installed
 
@@ -38,6 +44,9 @@ $(LS_VENV)/.installed: localstack/requirements.txt localstack/constraints.txt
 up: venvs
 	$(VENV)/bin/python tools/devstack.py up
 
+monitor: $(VENV)/.installed
+	$(VENV)/bin/python tools/devstack.py monitor
+
 test: venvs
 	$(VENV)/bin/python -m pytest
 
@@ -46,11 +55,14 @@ test-unit: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy $(TYPED_PACKAGES)
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/worker.py
+
+bench-drift: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/drift_calibration.py
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .run

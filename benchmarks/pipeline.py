@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+
 from texts import TEXTS
 
 

@@ -8,9 +8,9 @@ import time
 import uuid
 
 import numpy as np
-from e2e.conftest import Observer
 from sqlalchemy import select
 
+from e2e.conftest import Observer
 from gateway import store
 from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import find_topic_arn
