@@ -36,6 +36,9 @@ class TrainOptions:
 class TrainOutput:
     params: dict[str, Any]
     metrics: dict[str, float]
+    # Held-out texts that look like the traffic this version should serve (its validation texts):
+    # the version's answers on them become its reference sample, which monitoring judges drift against.
+    reference_texts: Sequence[str] = ()
 
 
 class AbstractModel(ABC):

@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from model_runtime.base import TrainOptions
+import numpy as np
+
+from inference_core.reference import ARTIFACT_PATH as REFERENCE_ARTIFACT_PATH
+from inference_core.reference import ReferenceSample
+from model_runtime.base import AbstractModel, TrainOptions
 from model_runtime.catalog import ModelSpec, load_class
 from model_runtime.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, ModelVersionRef
 
@@ -29,6 +35,8 @@ def train_and_register(
         artifacts = Path(workdir) / "model"
         output = model_class.train(artifacts, options)
         log.info("%s trained: %s", spec.name, output.metrics)
+        if output.reference_texts:
+            write_reference(model_class.load(artifacts, options.device), output.reference_texts, artifacts)
         run_id = registry.log_run(
             experiment=spec.name,
             params={**output.params, "device": str(options.device), "limit": options.limit or "all"},
@@ -43,6 +51,21 @@ def train_and_register(
         registry.set_alias(spec.name, alias, version.version)
         log.info("%s version %s is now @%s", spec.name, version.version, alias)
     return version
+
+
+REFERENCE_BATCH_SIZE = 128
+
+
+def write_reference(model: AbstractModel, texts: Sequence[str], artifacts_dir: Path) -> Path:
+    """The version's own answers on `texts`, stored with its artifacts (so restored with them too)."""
+    results: list[dict[str, Any]] = []
+    features = []
+    for start in range(0, len(texts), REFERENCE_BATCH_SIZE):
+        output = model.predict(texts[start : start + REFERENCE_BATCH_SIZE])
+        results += output.results
+        features.append(output.features)
+    sample = ReferenceSample.from_results(texts, results, np.concatenate(features))
+    return sample.write(artifacts_dir / REFERENCE_ARTIFACT_PATH)
 
 
 def ensure_champion(

@@ -15,7 +15,9 @@ from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.exceptions import MlflowException, RestException
 
-CHAMPION = "champion"
+from inference_core.model_registry import CHAMPION
+
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS_CHAMPION", "ModelRegistry", "ModelVersionRef"]
 CHALLENGER = "challenger"
 # Where champion pointed before the last promotion; `rollback` moves champion back there.
 PREVIOUS_CHAMPION = "previous-champion"

@@ -58,7 +58,8 @@ class EmbeddingModel(AbstractModel):
         config = {"encoder": ENCODER_PACKAGE, "encoder_version": version(ENCODER_PACKAGE), "dim": DIM}
         (artifacts_dir / "config.json").write_text(json.dumps(config))
         metrics = cls(load_model(device=str(options.device)), options.device).eval(options)
-        return TrainOutput(params=config, metrics=metrics)
+        _, held_out = load_examples(options.limit, options.seed)
+        return TrainOutput(params=config, metrics=metrics, reference_texts=[t for t, _ in held_out])
 
     def eval(self, options: TrainOptions) -> dict[str, float]:
         reference, held_out = load_examples(options.limit, options.seed)

@@ -115,7 +115,7 @@ class SentimentModel(AbstractModel):
         metrics = _classification_metrics(head, x_val, y_val)
         metrics["train_loss"] = float(loss.item())
         params.update(train_examples=len(train_set), validation_examples=len(validation_set), seed=options.seed)
-        return TrainOutput(params=params, metrics=metrics)
+        return TrainOutput(params=params, metrics=metrics, reference_texts=[t for t, _ in validation_set])
 
     def eval(self, options: TrainOptions) -> dict[str, float]:
         _, validation_set = load_examples(options.limit, options.seed)
