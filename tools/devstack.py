@@ -463,6 +463,32 @@ def start_worker(config: StackConfig, model: str, extra_env: Mapping[str, str] |
     )
 
 
+MONITORING_EVERY_MINUTES = 60  # the monitoring job judges each hour just after it ends
+
+
+def start_monitoring_schedule(config: StackConfig) -> Process:
+    """The monitoring job at the top of every hour (a CronJob in production: helm/monitoring-job)."""
+    return spawn(
+        "monitoring-job",
+        [
+            str(VENV_BIN / "python"),
+            str(ROOT / "tools" / "every.py"),
+            str(MONITORING_EVERY_MINUTES),
+            "--",
+            str(VENV_BIN / "monitoring-job"),
+            "run",
+        ],
+        config.env(),
+        config.run_dir / "logs",
+        CONSUMER_GRACE_SECONDS,
+    )
+
+
+def monitor_once(config: StackConfig) -> None:
+    """`make monitor`: the monitoring job once, for the last complete hour."""
+    run_step(config, [str(VENV_BIN / "monitoring-job"), "run"])
+
+
 def up(config: StackConfig) -> None:
     interrupted = False
 
@@ -485,11 +511,14 @@ def up(config: StackConfig) -> None:
         for model in model_names(config.models_dir):
             start_worker(config, model)
         start_gateway(config)
+        start_monitoring_schedule(config)
         print(
             f"\nThe platform is up. Logs: {config.run_dir / 'logs'}\n"
             f"  Gateway:  {config.gateway_url}   (OpenAPI: {config.gateway_url}/openapi.json)\n"
             f"  MLflow:   {config.mlflow_uri}\n"
-            f"  AWS:      {config.aws_endpoint} (LocalStack)\n\n"
+            f"  AWS:      {config.aws_endpoint} (LocalStack)\n"
+            f"  Monitoring: every hour at :00 (log: monitoring-job.log); `make monitor` runs it now\n"
+            f"            runs: {config.gateway_url}/v1/monitoring/runs\n\n"
             f"Try:\n  curl -s -X POST {config.gateway_url}/v1/inference -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"action": "sentiment", "text": "A warm, funny and moving film."}}\'\n'
             f"  curl -s '{config.gateway_url}/v1/inference/<request_id>?wait=10'\n\n"
@@ -531,9 +560,13 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["up"])
-    parser.parse_args(argv)
-    up(config_from_env(os.environ))
+    parser.add_argument("command", choices=["up", "monitor"])
+    args = parser.parse_args(argv)
+    config = config_from_env(os.environ)
+    if args.command == "monitor":
+        monitor_once(config)
+    else:
+        up(config)
 
 
 if __name__ == "__main__":

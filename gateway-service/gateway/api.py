@@ -21,6 +21,7 @@ from gateway.errors import ApiError, InvalidRequest, NotFound, NotReady, Payload
 from gateway.settings import Settings
 from gateway.validation import parse_json, parse_submission
 from gateway.waiting import FinishedWaiter
+from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import find_topic_arn
 from inference_core.db.schema import FINISHED
 
@@ -35,6 +36,7 @@ class Dependencies:
     engine: Engine
     waiter: FinishedWaiter
     sns_client: Any
+    reports: S3Store  # the monitoring job's reports
 
 
 def deps() -> Dependencies:

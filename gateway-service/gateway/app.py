@@ -7,9 +7,11 @@ import logging
 from flask import Flask
 
 from gateway.api import Dependencies, bp, register_error_handlers
+from gateway.monitoring_api import bp as monitoring_bp
 from gateway.settings import Settings
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.clients import aws_client
+from inference_core.aws.s3 import S3Store
 from inference_core.db.engine import make_engine
 
 
@@ -24,8 +26,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine=make_engine(settings.database_url),
         waiter=FinishedWaiter(settings.database_url),
         sns_client=aws_client("sns", settings.aws),
+        reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),
     )
     app.register_blueprint(bp)
+    app.register_blueprint(monitoring_bp)
     register_error_handlers(app)
     return app
 

@@ -1,7 +1,7 @@
 """The transactional outbox: events are written with the state change and published after.
 
-``enqueue`` runs inside the caller's transaction, so an accepted request always has
-its event. ``OutboxRelay`` is the only publisher: it claims pending rows with
+``enqueue`` (``inference_core.db.outbox``) runs inside the caller's transaction, so an
+accepted request always has its event. ``OutboxRelay`` is the only publisher: it claims pending rows with
 ``FOR UPDATE SKIP LOCKED`` (several relays can run side by side), publishes them in
 batches of ten and marks them published. If SNS is down the rows wait and the relay
 retries with backoff; nothing is lost, and a crash between publish and mark means a
@@ -15,27 +15,20 @@ import threading
 import time
 
 import psycopg
-from sqlalchemy import Connection, Engine, cast, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES
 from inference_core.aws.sns import SnsPublisher
 from inference_core.db.engine import listen_connection
+from inference_core.db.outbox import enqueue
 from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, inference_requests, outbox
-from inference_core.events import Event, EventType, Message, encode
+from inference_core.events import EventType, Message
+
+__all__ = ["OutboxRelay", "enqueue", "pending_count", "republish_unfinished"]
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(conn: Connection, event: Event) -> None:
-    message = encode(event)
-    conn.execute(
-        insert(outbox).values(
-            event_type=message.attributes["event_type"], body=message.body, attributes=message.attributes
-        )
-    )
-    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
 
 
 class OutboxRelay:

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     INFERENCE_RESPONSE = "inference_response"
     JOB_COMPLETED = "job_completed"
     MODEL_SERVING = "model_serving"
+    DRIFT_DETECTED = "drift_detected"
 
 
 class _Event(BaseModel):
@@ -96,7 +97,27 @@ class ModelServing(_Event):
     at: datetime
 
 
-Event = InferenceRequested | InferenceStarted | InferenceCompleted | JobCompleted | ModelServing
+class DriftedMetric(_Event):
+    metric: str
+    method: str
+    score: float
+    threshold: float
+
+
+class DriftDetected(_Event):
+    """The monitoring job judged a model version's traffic in a window drifted from its reference."""
+
+    run_id: UUID
+    action: str
+    model_name: str
+    model_version: str
+    window_start: datetime
+    window_end: datetime
+    reference: str
+    drifted: list[DriftedMetric]
+
+
+Event = InferenceRequested | InferenceStarted | InferenceCompleted | JobCompleted | ModelServing | DriftDetected
 
 EVENT_TYPES: dict[type[_Event], EventType] = {
     InferenceRequested: EventType.INFERENCE_REQUEST,
@@ -104,6 +125,7 @@ EVENT_TYPES: dict[type[_Event], EventType] = {
     InferenceCompleted: EventType.INFERENCE_RESPONSE,
     JobCompleted: EventType.JOB_COMPLETED,
     ModelServing: EventType.MODEL_SERVING,
+    DriftDetected: EventType.DRIFT_DETECTED,
 }
 _CLASSES: dict[EventType, type[_Event]] = {v: k for k, v in EVENT_TYPES.items()}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -17,7 +16,6 @@ from inference_core.aws.clients import aws_client
 from inference_core.aws.provision import ModelRoute, provision
 from inference_core.aws.sns import SnsPublisher
 from inference_core.aws.sqs import SqsQueue
-from inference_core.db.engine import make_engine
 from inference_core.db.schema import inference_requests
 from inference_core.db.schema import outbox as outbox_table
 from inference_core.events import InferenceRequested, decode, utcnow
@@ -26,13 +24,6 @@ from support.proxy import SwitchableProxy
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(fresh_database: str) -> Iterator[Engine]:
-    engine = make_engine(fresh_database)
-    yield engine
-    engine.dispose()
 
 
 def test_events_wait_while_sns_is_down_and_go_out_once_it_is_back(

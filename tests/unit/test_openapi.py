@@ -14,7 +14,7 @@ def test_the_document_is_valid_openapi() -> None:
 def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     app = create_app(Settings.from_env({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}))
     served = {
-        (rule.rule.replace("<request_id>", "{request_id}"), method.lower())
+        (rule.rule.replace("<request_id>", "{request_id}").replace("<run_id>", "{run_id}"), method.lower())
         for rule in app.url_map.iter_rules()
         if rule.endpoint != "static"
         for method in rule.methods or ()

@@ -6,14 +6,19 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -57,6 +62,7 @@ inference_requests = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="inference_requests_status_valid"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
+    Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows
 )
 
 outbox = Table(
@@ -81,4 +87,53 @@ model_actions = Table(
     Column("model_version", Text),
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_seen_at", DateTime(timezone=True)),
+)
+
+
+class RunStatus(StrEnum):
+    OK = "ok"
+    DRIFT = "drift"
+    INSUFFICIENT_DATA = "insufficient_data"
+    FAILED = "failed"
+
+
+# One monitoring run: one model version's traffic in one window, judged against one reference.
+monitoring_runs = Table(
+    "monitoring_runs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("reference", Text, nullable=False),  # "version" (its own sample) or "trailing:<n>d"
+    Column("status", Text, nullable=False),
+    Column("requests", Integer, nullable=False),  # finished requests the version served in the window
+    Column("judged_rows", Integer, nullable=False),  # of which judged (a sample when there are many)
+    Column("reference_rows", Integer, nullable=False),
+    Column("sampling", Text),  # how the judged rows were chosen, when not all were
+    Column("reason", Text),  # why a run failed
+    Column("report_key", Text),  # the HTML report's S3 key
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("calibration_seconds", Float, nullable=False, server_default=text("0")),
+    CheckConstraint("status IN ('ok', 'drift', 'insufficient_data', 'failed')", name="monitoring_runs_status_valid"),
+    UniqueConstraint("model", "model_version", "window_start", "window_end", name="monitoring_runs_one_per_window"),
+    Index("ix_monitoring_runs_model_window_end", "model", "window_end"),
+)
+
+# Every figure of a run: drift scores with their method and threshold, operations, quality.
+monitoring_metrics = Table(
+    "monitoring_metrics",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("monitoring_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),  # "drift" | "operations" | "quality"
+    Column("metric", Text, nullable=False),
+    Column("key", Text, nullable=False, server_default=text("''")),  # e.g. a label, for per-label figures
+    Column("value", Float),
+    Column("method", Text),
+    Column("threshold", Float),
+    Column("calibrated_rows", Integer),  # the window size the threshold was calibrated for
+    Column("drifted", Boolean),
+    PrimaryKeyConstraint("run_id", "kind", "metric", "key"),
 )

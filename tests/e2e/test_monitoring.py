@@ -1,0 +1,148 @@
+"""The monitoring job on real traffic: requests through the gateway, answered by the sentiment worker,
+judged by the job (real PostgreSQL, S3 features, MLflow reference, Evidently), read back over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import Engine, func, select
+
+from inference_core.db.engine import make_engine
+from inference_core.db.monitoring import RunRecord
+from inference_core.db.schema import monitoring_runs, outbox
+from inference_core.events import DriftDetected, EventType, decode
+from monitoring_job.cli import build_monitor
+from monitoring_job.run import Monitor, Window, run_model
+from monitoring_job.settings import Settings
+from shifted_texts import shifted_texts
+from support.api import GatewayClient
+from support.stack import Platform
+
+pytestmark = pytest.mark.e2e
+
+SNIPPETS = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "keyword" / "snippets.csv"
+ROWS = 120
+
+
+@dataclasses.dataclass
+class Judged:
+    monitor: Monitor
+    engine: Engine
+    ordinary: Window
+    shifted: Window
+    runs: dict[str, RunRecord]
+
+
+def send(gateway: GatewayClient, texts: list[str]) -> Window:
+    """Submit `texts` and wait for every answer; the window that holds exactly their completions."""
+    start = datetime.now(UTC)
+    ids = [gateway.submit({"action": "sentiment", "text": text}).json()["request_id"] for text in texts]
+    for request_id in ids:
+        assert gateway.result(request_id)["status"] == "succeeded"
+    return Window(start, datetime.now(UTC) + timedelta(milliseconds=1))
+
+
+@pytest.fixture(scope="module")
+def judged(gateway: GatewayClient, platform: Platform) -> Iterator[Judged]:
+    with SNIPPETS.open() as file:
+        reviews = [row["text"] for row in csv.DictReader(file)][-ROWS:]
+    ordinary = send(gateway, reviews)
+    shifted = send(gateway, shifted_texts(ROWS, seed=1))
+    settings = Settings.from_env(platform.stack.env())
+    engine = make_engine(settings.database_url)
+    monitor = build_monitor(settings, engine)
+    runs = {}
+    for name, window in (("ordinary", ordinary), ("shifted", shifted)):
+        [runs[name]] = run_model(monitor, "sentiment", "sentiment", window)
+    yield Judged(monitor, engine, ordinary, shifted, runs)
+    engine.dispose()
+
+
+def test_movie_reviews_like_the_reference_are_not_drift(judged: Judged) -> None:
+    run = judged.runs["ordinary"]
+    assert (run.status, run.requests, run.judged_rows, run.reason) == ("ok", ROWS, ROWS, None)
+    assert run.reference_rows > 100
+
+
+def test_technical_product_and_log_text_is_drift_on_the_text_and_its_embedding(judged: Judged) -> None:
+    run = judged.runs["shifted"]
+    assert run.status == "drift"
+    with judged.engine.connect() as conn:
+        [event] = [
+            decode(body)
+            for body in conn.execute(
+                select(outbox.c.body).where(outbox.c.event_type == EventType.DRIFT_DETECTED.value)
+            ).scalars()
+            if decode(body).window_start == run.window_start  # type: ignore[union-attr]
+        ]
+    assert isinstance(event, DriftDetected)
+    drifted = {m.metric for m in event.drifted}
+    assert {"non_letter_share", "embedding"} <= drifted
+    assert all(m.score > m.threshold for m in event.drifted)
+
+
+def test_the_calibration_is_stored_with_the_reference_in_mlflow_and_reused(judged: Judged) -> None:
+    # The first run of the version calibrated its reference and stored it; the second read it back.
+    assert judged.runs["ordinary"].calibration_seconds > 0
+    assert judged.runs["shifted"].calibration_seconds == 0
+
+
+def test_a_rerun_of_a_window_replaces_its_run(judged: Judged) -> None:
+    [again] = run_model(judged.monitor, "sentiment", "sentiment", judged.shifted)
+    assert again.status == "drift"
+    with judged.engine.connect() as conn:
+        count = conn.execute(
+            select(func.count()).where(
+                monitoring_runs.c.model == "sentiment", monitoring_runs.c.window_start == judged.shifted.start
+            )
+        ).scalar_one()
+    assert count == 1
+
+
+def test_runs_and_reports_are_served_over_http(judged: Judged, gateway: GatewayClient) -> None:
+    since = (judged.ordinary.start - timedelta(seconds=1)).isoformat()
+    page = gateway.get("/v1/monitoring/runs", params={"model": "sentiment", "since": since}).json()
+    windows = [(r["window_start"], r["status"]) for r in page["runs"]]
+    assert windows[:2] == [
+        (judged.shifted.start.isoformat(), "drift"),
+        (judged.ordinary.start.isoformat(), "ok"),
+    ]
+    shifted = page["runs"][0]
+    assert set(shifted["drifted"]) >= {"non_letter_share", "embedding"}
+    figures = {d["metric"]: d for d in shifted["drift"]}
+    assert figures["embedding"]["method"] == "euclidean_mean_distance"
+    assert figures["text_length"]["calibrated_rows"] == 100  # the largest calibrated size under 120 rows
+    assert shifted["operations"]["requests"] == ROWS
+
+    drifted_only = gateway.get("/v1/monitoring/runs", params={"status": "drift", "since": since}).json()["runs"]
+    assert {r["status"] for r in drifted_only} == {"drift"}
+
+    report = requests.get(gateway.base_url + shifted["report_url"], timeout=30)
+    assert report.status_code == 200
+    assert report.headers["Content-Type"].startswith("text/html")
+    assert "<html" in report.text.lower() and len(report.text) > 100_000
+
+    assert gateway.get(f"/v1/monitoring/runs/{uuid.uuid4()}").status_code == 404
+    assert gateway.get(f"/v1/monitoring/runs/{uuid.uuid4()}/report").status_code == 404
+    bad = gateway.get("/v1/monitoring/runs", params={"status": "drifting"})
+    assert bad.status_code == 422 and "status must be one of" in bad.json()["error"]["message"]
+
+
+def test_an_unreachable_s3_fails_the_run_with_a_reason_and_a_rerun_succeeds(judged: Judged, platform: Platform) -> None:
+    settings = Settings.from_env({**platform.stack.env(), "AWS_ENDPOINT_URL": platform.proxy.url})
+    monitor = build_monitor(settings, judged.engine)
+    platform.proxy.disable()
+    try:
+        [failed] = run_model(monitor, "sentiment", "sentiment", judged.ordinary)
+    finally:
+        platform.proxy.enable()
+    assert failed.status == "failed" and failed.reason
+    [again] = run_model(monitor, "sentiment", "sentiment", judged.ordinary)
+    assert again.status == "ok"
