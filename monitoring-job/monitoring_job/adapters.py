@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -48,7 +49,7 @@ class PostgresRuns:
                 enqueue(conn, drift_detected(run_id, run, metrics, action))
 
 
-def drift_detected(run_id: object, run: RunRecord, metrics: Sequence[MetricRecord], action: str) -> DriftDetected:
+def drift_detected(run_id: uuid.UUID, run: RunRecord, metrics: Sequence[MetricRecord], action: str) -> DriftDetected:
     return DriftDetected(
         run_id=run_id,
         action=action,

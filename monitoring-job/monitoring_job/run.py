@@ -114,17 +114,17 @@ def _record_empty(monitor: Monitor, model: str, action: str, window: Window) -> 
     now = monitor.clock()
     version = monitor.references.champion(model) or "none"
     run = RunRecord(
-        model,
-        version,
-        window.start,
-        window.end,
-        str(monitor.reference),
-        RunStatus.INSUFFICIENT_DATA.value,
-        0,
-        0,
-        0,
-        now,
-        now,
+        model=model,
+        model_version=version,
+        window_start=window.start,
+        window_end=window.end,
+        reference=str(monitor.reference),
+        status=RunStatus.INSUFFICIENT_DATA.value,
+        requests=0,
+        judged_rows=0,
+        reference_rows=0,
+        started_at=now,
+        finished_at=now,
     )
     monitor.runs.save(run, [MetricRecord("operations", "requests", 0.0)], action)
     return run
