@@ -4,9 +4,9 @@
 
 Rows are seeded straight into a scratch database (not through the gateway): texts, answers and
 feature rows copied from the sentiment champion's reference sample, features stored in S3 as
-the worker stores them (one .npy per batch of 128). Each run is a fresh process (the real
-`monitoring-job run` command), so its peak RSS is its own; the first run of a version also
-calibrates its reference, which is reported apart.
+the worker stores them (one .npy per batch of 128). Each run is a fresh process running the real
+`monitoring-job run`, and reports its own peak RSS; the first run of a version also calibrates its
+reference (unless a stored calibration exists), which is reported apart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 from sqlalchemy import Engine, insert, make_url, select
 
 from inference_core.aws.clients import aws_client
@@ -35,6 +35,15 @@ from inference_core.settings import AwsSettings, Env
 from monitoring_job.registry import ReferenceRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
+# `monitoring-job` itself, then its own peak RSS (KiB) on the last line of stderr.
+MEASURED_RUN = """
+import resource, sys
+from monitoring_job.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
 BATCH = 128
 MODEL = "sentiment"
 
@@ -43,14 +52,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
-        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-        "DO_NOT_TRACK": "true",
-    }
+    for name, value in (  # `make up`'s services, unless told otherwise
+        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("DO_NOT_TRACK", "true"),
+    ):
+        os.environ.setdefault(name, value)
+    env = dict(os.environ)
     base = make_url(os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/inference"))
     database_url = base.set(database=f"monitoring_scale_{uuid.uuid4().hex[:6]}").render_as_string(hide_password=False)
     env["DATABASE_URL"] = database_url
@@ -75,12 +85,12 @@ def main() -> None:
         seed(engine, s3, aws.names.bucket, version, reference_rows(reference, size), hour)
         seeded = time.monotonic() - started
         started = time.monotonic()
-        command = [str(ROOT / ".venv" / "bin" / "monitoring-job"), "run", "--model", MODEL, "--end"]
+        command = [sys.executable, "-c", MEASURED_RUN, "run", "--model", MODEL, "--end"]
         result = subprocess.run(
             [*command, (hour + timedelta(hours=1)).isoformat()], env=env, capture_output=True, text=True
         )
         took = time.monotonic() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mb = int(result.stderr.strip().splitlines()[-1].split()[-1]) / 1024
         calibration = calibration_seconds(engine, hour)
         line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-300:]
         print(
@@ -88,6 +98,7 @@ def main() -> None:
             flush=True,
         )
     engine.dispose()
+    drop_database(database_url)
 
 
 Row = tuple[str, dict[str, Any], np.ndarray]  # text, the model's answer, its feature vector
@@ -137,6 +148,13 @@ def seed(engine: Engine, s3: Any, bucket: str, version: str, rows: list[Row], ho
     with engine.begin() as conn:
         for start in range(0, len(records), 5000):
             conn.execute(insert(inference_requests), records[start : start + 5000])
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
 def calibration_seconds(engine: Engine, hour: datetime) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -73,15 +74,20 @@ class S3Features:
         self._store = store
 
     def embeddings(self, rows: Sequence[TrafficRow]) -> np.ndarray | None:
-        if any(row.features_uri is None or row.features_row is None for row in rows):
-            return None
-        uris = sorted({str(row.features_uri) for row in rows})
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for row in rows:
+            if row.features_uri is None or row.features_row is None:
+                return None
+            wanted[row.features_uri].add(row.features_row)
+        # Keep only the rows asked for: a busy hour's batches hold far more rows than are judged.
         with ThreadPoolExecutor(FEATURE_FETCHES) as pool:
-            arrays = dict(zip(uris, pool.map(self._load, uris), strict=True))
-        return np.stack([arrays[str(row.features_uri)][int(row.features_row or 0)] for row in rows])
+            kept = dict(zip(wanted, pool.map(self._rows_of, wanted.items()), strict=True))
+        return np.stack([kept[str(row.features_uri)][int(row.features_row or 0)] for row in rows])
 
-    def _load(self, uri: str) -> np.ndarray:
-        return np.load(io.BytesIO(self._store.get(uri)), allow_pickle=False)
+    def _rows_of(self, item: tuple[str, set[int]]) -> dict[int, np.ndarray]:
+        uri, indices = item
+        batch = np.load(io.BytesIO(self._store.get(uri)), allow_pickle=False)
+        return {index: batch[index].copy() for index in indices}
 
 
 class S3Reports:
