@@ -3,11 +3,11 @@
 For each version that answered requests in the window (a window served by two versions gets
 two runs), the job stores: the operational figures of all its requests (SQL aggregates, never
 a sample), the drift verdict on up to ``max_rows`` of its succeeded requests (a stable random
-sample when there are more, and the run says so), the quality figures when labels exist, and
-the report's location. A window with no traffic is recorded as ``insufficient_data`` for the
-champion. Anything that goes wrong in a run (the reference, S3, Evidently) makes that run
-``failed`` with the reason, keeps what was computed, and never stops the other runs; re-running
-the window replaces it.
+sample when there are more, and the run says so), the quality figures of every labelled one
+(``labelled_requests`` 0 when none are), and the report's location. A window with no traffic
+is recorded as ``insufficient_data`` for the champion. Anything that goes wrong in a run (the
+reference, S3, Evidently) makes that run ``failed`` with the reason, keeps what was computed,
+and never stops the other runs; re-running the window replaces it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from inference_core.db.monitoring import MetricRecord, Operations, RunRecord, Tr
 from inference_core.db.schema import RunStatus
 from monitoring_job.baseline import Baseline, References, baseline
 from monitoring_job.drift import Verdict, calibrate, judge
+from monitoring_job.quality import quality
 from monitoring_job.report import render
 from monitoring_job.sample import Sample
 from monitoring_job.settings import DriftSettings
@@ -60,6 +61,10 @@ class Traffic(Protocol):
 
     def rows(self, model: str, version: str | None, start: datetime, end: datetime, limit: int) -> list[TrafficRow]:
         """Succeeded requests of the version (of every version, for None), a stable sample of `limit`."""
+        ...
+
+    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        """(predicted, human) label pairs of the version's requests in the window that people labelled."""
         ...
 
 
@@ -133,7 +138,8 @@ def _record_empty(monitor: Monitor, model: str, action: str, window: Window) -> 
 def _run_version(monitor: Monitor, model: str, action: str, version: str, window: Window) -> RunRecord:
     started = monitor.clock()
     operations = monitor.traffic.operations(model, version, window.start, window.end)
-    metrics = [*_operations_metrics(operations), MetricRecord("quality", "labelled_requests", 0.0)]
+    labelled = monitor.traffic.labelled(model, version, window.start, window.end)
+    metrics = _operations_metrics(operations) + quality([p for p, _ in labelled], [h for _, h in labelled])
     judged_rows = reference_rows = 0
     calibration_seconds = 0.0
     sampling = report_key = reason = None

@@ -28,6 +28,10 @@ class FakeTraffic:
     by_version: dict[str, Answers]
     failed: int = 0
     history: Answers | None = None  # the trailing days' traffic, every version
+    labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # version -> (predicted, human)
+
+    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        return self.labels.get(version, [])
 
     def versions(self, model: str, start: datetime, end: datetime) -> list[str]:
         return sorted(v for v in self.by_version if v != "history")
@@ -225,3 +229,18 @@ def test_a_reference_is_the_versions_own_or_trailing_days(text: str) -> None:
     with pytest.raises(ValueError, match="trailing:<days>d"):
         ReferenceChoice.parse(text)
     assert str(ReferenceChoice.parse("version")) == "version"
+
+
+def test_labelled_answers_give_quality_figures_per_version(references: FakeReferences) -> None:
+    labels = {
+        "1": [("positive", "positive"), ("positive", "negative"), ("negative", "negative"), ("negative", "negative")]
+    }
+    traffic = FakeTraffic({"1": answers(120, seed=11), "2": answers(120, seed=12, length=(40, 80))}, labels=labels)
+    runs = FakeRuns()
+    run_model(monitor(traffic, references, FakeReports(), runs), "sentiment", "sentiment", WINDOW)
+    quality = {
+        s[0].model_version: {(m.metric, m.key): m.value for m in s[1] if m.kind == "quality"} for s in runs.saved
+    }
+    assert quality["1"][("labelled_requests", "")] == 4
+    assert quality["1"][("accuracy", "")] == pytest.approx(3 / 4)
+    assert quality["2"] == {("labelled_requests", ""): 0.0}

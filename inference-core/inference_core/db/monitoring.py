@@ -120,6 +120,17 @@ def succeeded_rows(
     return [TrafficRow(row.id, row.input_text, row.result or {}, row.features_uri, row.features_row) for row in rows]
 
 
+def labelled_answers(
+    conn: Connection, model: str, version: str, start: datetime, end: datetime
+) -> list[tuple[str, str]]:
+    """(predicted, human) label pairs of the version's requests in the window that people labelled.
+
+    Human labels arrive with the annotation bridge (Label Studio, client feedback); until a table
+    holds them there are none, and runs report quality as "no labels" (``labelled_requests`` 0).
+    """
+    return []
+
+
 @dataclass(frozen=True)
 class RunRecord:
     model: str
