@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -118,13 +118,12 @@ def run_model(monitor: Monitor, model: str, action: str, window: Window) -> list
 def _record_empty(monitor: Monitor, model: str, action: str, window: Window) -> RunRecord:
     now = monitor.clock()
     version = monitor.references.champion(model) or "none"
-    run = RunRecord(
-        model=model,
-        model_version=version,
-        window_start=window.start,
-        window_end=window.end,
-        reference=str(monitor.reference),
-        status=RunStatus.INSUFFICIENT_DATA.value,
+    run = _record(
+        monitor,
+        model,
+        version,
+        window,
+        RunStatus.INSUFFICIENT_DATA.value,
         requests=0,
         judged_rows=0,
         reference_rows=0,
@@ -163,13 +162,12 @@ def _run_version(monitor: Monitor, model: str, action: str, version: str, window
     except Exception as exc:
         log.exception("monitoring %s v%s for %s..%s failed", model, version, window.start, window.end)
         status, reason, report_key = RunStatus.FAILED.value, f"{type(exc).__name__}: {exc}"[:2000], None
-    run = RunRecord(
-        model=model,
-        model_version=version,
-        window_start=window.start,
-        window_end=window.end,
-        reference=str(monitor.reference),
-        status=status,
+    run = _record(
+        monitor,
+        model,
+        version,
+        window,
+        status,
         requests=operations.requests,
         judged_rows=judged_rows,
         reference_rows=reference_rows,
@@ -196,6 +194,18 @@ def _baseline(monitor: Monitor, model: str, version: str, window: Window) -> Bas
     settings = monitor.settings
     calibration = calibrate(reference, settings.sizes, settings.draws, settings.alpha, settings.seed)
     return Baseline(model, version, reference, calibration, time.monotonic() - started)
+
+
+def _record(monitor: Monitor, model: str, version: str, window: Window, status: str, **figures: Any) -> RunRecord:
+    return RunRecord(
+        model=model,
+        model_version=version,
+        window_start=window.start,
+        window_end=window.end,
+        reference=str(monitor.reference),
+        status=status,
+        **figures,
+    )
 
 
 def report_key_for(model: str, version: str, window: Window) -> str:
