@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference_core.reference import ReferenceSample
+from model_runtime import lifecycle
 from model_runtime.catalog import find, load_class
 from model_runtime.registry import ModelRegistry
 from monitoring_job.drift import Calibration, calibrate, scores, verdict
@@ -164,12 +164,7 @@ def answers(model: str, tracking_uri: str, texts: list[str]) -> Sample:
     with tempfile.TemporaryDirectory() as workdir:
         artifacts = registry.download(champion, Path(workdir))
         loaded = load_class(find(ROOT / "ml-models" / "models", model)).load(artifacts, torch.device("cpu"))
-        results, features = [], []
-        for start in range(0, len(texts), 128):
-            output = loaded.predict(texts[start : start + 128])
-            results += output.results
-            features.append(output.features)
-    return Sample.from_reference(ReferenceSample.from_results(texts, results, np.concatenate(features)))
+        return Sample.from_reference(lifecycle.answers(loaded, texts))
 
 
 if __name__ == "__main__":

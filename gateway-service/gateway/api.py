@@ -58,7 +58,7 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/v1/inference/<request_id>")
 def get_inference(request_id: str) -> Response:
-    parsed_id = _parse_request_id(request_id)
+    parsed_id = parse_id(request_id, "inference request")
     wait = _parse_wait(request.args.get("wait"), deps().settings.max_wait_seconds)
     deadline = time.monotonic() + wait
     while True:
@@ -125,11 +125,12 @@ def load_openapi() -> dict[str, Any]:
     return yaml.safe_load(resources.files("gateway").joinpath("openapi.yaml").read_text())
 
 
-def _parse_request_id(raw: str) -> UUID:
+def parse_id(raw: str, what: str) -> UUID:
+    """A path's id; anything but a UUID is an unknown `what` (404), as an id that does not exist is."""
     try:
         return UUID(raw)
     except ValueError:
-        raise NotFound(f"no inference request {raw!r}: request ids are UUIDs") from None
+        raise NotFound(f"no {what} {raw!r}: {what} ids are UUIDs") from None
 
 
 def _parse_wait(raw: str | None, maximum: int) -> float:

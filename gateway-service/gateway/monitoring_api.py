@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import Row
 
-from gateway.api import deps
+from gateway.api import deps, parse_id
 from gateway.errors import InvalidRequest, NotFound, NotReady
 from inference_core.db import monitoring
 from inference_core.db.schema import RunStatus
@@ -63,10 +62,7 @@ def get_report(run_id: str) -> Response:
 
 
 def _find(raw: str) -> tuple[Row[Any], list[Row[Any]]]:
-    try:
-        run_id = UUID(raw)
-    except ValueError:
-        raise NotFound(f"no monitoring run {raw!r}: run ids are UUIDs") from None
+    run_id = parse_id(raw, "monitoring run")
     with deps().engine.connect() as conn:
         run = monitoring.get_run(conn, run_id)
         if run is None:

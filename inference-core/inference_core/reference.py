@@ -40,8 +40,8 @@ class ReferenceSample:
         cls, texts: Sequence[str], results: Sequence[Mapping[str, Any]], features: np.ndarray
     ) -> ReferenceSample:
         """From a model's own results: their ``label`` and ``confidence`` keys, where they have them."""
-        labels = [None if r.get("label") is None else str(r["label"]) for r in results]
-        confidences = [None if r.get("confidence") is None else float(r["confidence"]) for r in results]
+        labels = [label_of(r) for r in results]
+        confidences = [confidence_of(r) for r in results]
         return cls(list(texts), labels, confidences, np.asarray(features, dtype=np.float32))
 
     def write(self, directory: Path) -> Path:
@@ -55,3 +55,15 @@ class ReferenceSample:
     def read(cls, directory: Path) -> ReferenceSample:
         rows = json.loads((directory / _ROWS).read_text())
         return cls(rows["texts"], rows["labels"], rows["confidences"], np.load(directory / _FEATURES))
+
+
+def label_of(result: Mapping[str, Any]) -> str | None:
+    """The label a model's result gives, if its results have one."""
+    label = result.get("label")
+    return None if label is None else str(label)
+
+
+def confidence_of(result: Mapping[str, Any]) -> float | None:
+    """The confidence a model's result gives, if its results have one."""
+    confidence = result.get("confidence")
+    return float(confidence) if isinstance(confidence, int | float) else None

@@ -42,9 +42,14 @@ def baseline(references: References, model: str, version: str, settings: DriftSe
     stored = references.calibration(model, version, settings.calibration_key)
     if stored is not None:
         return Baseline(model, version, reference, stored, 0.0)
-    started = time.monotonic()
-    computed = calibrate(reference, settings.sizes, settings.draws, settings.alpha, settings.seed)
-    took = time.monotonic() - started
+    computed, took = calibrated(reference, settings)
     references.save_calibration(model, version, settings.calibration_key, computed)
     log.info("calibrated %s v%s on %d reference rows in %.1fs", model, version, len(reference), took)
     return Baseline(model, version, reference, computed, took)
+
+
+def calibrated(reference: Sample, settings: DriftSettings) -> tuple[Calibration, float]:
+    """`reference` calibrated with `settings`, and the seconds that took."""
+    started = time.monotonic()
+    calibration = calibrate(reference, settings.sizes, settings.draws, settings.alpha, settings.seed)
+    return calibration, time.monotonic() - started

@@ -13,7 +13,6 @@ and never stops the other runs; re-running the window replaces it.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,8 +22,9 @@ import numpy as np
 
 from inference_core.db.monitoring import MetricRecord, Operations, RunRecord, TrafficRow
 from inference_core.db.schema import RunStatus
-from monitoring_job.baseline import Baseline, References, baseline
-from monitoring_job.drift import Verdict, calibrate, judge
+from inference_core.reference import confidence_of, label_of
+from monitoring_job.baseline import Baseline, References, baseline, calibrated
+from monitoring_job.drift import Verdict, judge
 from monitoring_job.quality import quality
 from monitoring_job.report import render
 from monitoring_job.sample import Sample
@@ -190,10 +190,7 @@ def _baseline(monitor: Monitor, model: str, version: str, window: Window) -> Bas
     start = window.start - timedelta(days=days)
     rows = monitor.traffic.rows(model, None, start, window.start, TRAILING_REFERENCE_ROWS)
     reference = _sample(rows, monitor.features)
-    started = time.monotonic()
-    settings = monitor.settings
-    calibration = calibrate(reference, settings.sizes, settings.draws, settings.alpha, settings.seed)
-    return Baseline(model, version, reference, calibration, time.monotonic() - started)
+    return Baseline(model, version, reference, *calibrated(reference, monitor.settings))
 
 
 def _record(monitor: Monitor, model: str, version: str, window: Window, status: str, **figures: Any) -> RunRecord:
@@ -218,20 +215,10 @@ def report_key_for(model: str, version: str, window: Window) -> str:
 def _sample(rows: Sequence[TrafficRow], features: Features) -> Sample:
     return Sample.build(
         [row.text for row in rows],
-        [_label(row.result) for row in rows],
-        [_confidence(row.result) for row in rows],
+        [label_of(row.result) for row in rows],
+        [confidence_of(row.result) for row in rows],
         features.embeddings(rows) if rows else None,
     )
-
-
-def _label(result: dict[str, object]) -> str | None:
-    label = result.get("label")
-    return None if label is None else str(label)
-
-
-def _confidence(result: dict[str, object]) -> float | None:
-    confidence = result.get("confidence")
-    return float(confidence) if isinstance(confidence, int | float) else None
 
 
 def _operations_metrics(operations: Operations) -> list[MetricRecord]:

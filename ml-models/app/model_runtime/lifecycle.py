@@ -58,14 +58,18 @@ REFERENCE_BATCH_SIZE = 128
 
 def write_reference(model: AbstractModel, texts: Sequence[str], artifacts_dir: Path) -> Path:
     """The version's own answers on `texts`, stored with its artifacts (so restored with them too)."""
+    return answers(model, texts).write(artifacts_dir / REFERENCE_ARTIFACT_PATH)
+
+
+def answers(model: AbstractModel, texts: Sequence[str]) -> ReferenceSample:
+    """The model's results and features on `texts`, predicted in batches."""
     results: list[dict[str, Any]] = []
     features = []
     for start in range(0, len(texts), REFERENCE_BATCH_SIZE):
         output = model.predict(texts[start : start + REFERENCE_BATCH_SIZE])
         results += output.results
         features.append(output.features)
-    sample = ReferenceSample.from_results(texts, results, np.concatenate(features))
-    return sample.write(artifacts_dir / REFERENCE_ARTIFACT_PATH)
+    return ReferenceSample.from_results(texts, results, np.concatenate(features))
 
 
 def ensure_champion(
