@@ -8,6 +8,7 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $
 
 VENV := .venv
 LS_VENV := .venv-localstack
+LABEL_STUDIO_VENV := .venv-label-studio
 MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
 # The services are found, not listed: a folder with a pyproject.toml is a project (installed
 # editable), a package in it with a py.typed marker is type-checked. A new deployable needs
@@ -18,14 +19,14 @@ TYPED_PACKAGES := $(patsubst %/py.typed,%,$(wildcard */*/py.typed */app/*/py.typ
 .PHONY: help venvs up monitor test test-unit lint bench bench-drift clean
 
 help:
-	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, gateway, workers, monitoring)"
+	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, Label Studio, gateway, workers, jobs)"
 	@echo "make monitor - run the monitoring job once, for the last complete hour (make up in another terminal)"
 	@echo "make test   - unit, integration and end-to-end tests against real services"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmark a running platform (make up in another terminal)"
 	@echo "make bench-drift - false alarms and detection of the drift verdict per window size (make up running)"
 
-venvs: $(VENV)/.installed $(LS_VENV)/.installed
+venvs: $(VENV)/.installed $(LS_VENV)/.installed $(LABEL_STUDIO_VENV)/.installed
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS)) $(MODEL_REQUIREMENTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,14 @@ $(LS_VENV)/.installed: localstack/requirements.txt localstack/constraints.txt
 	test -x $(LS_VENV)/bin/python || $(PYTHON313) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
 	$(LS_VENV)/bin/python -m pip install -q -c localstack/constraints.txt -r localstack/requirements.txt
+	touch $@
+
+# Label Studio (the annotation tool people label in) runs from a virtualenv of its own.
+$(LABEL_STUDIO_VENV)/.installed: annotation/label-studio/requirements.txt annotation/label-studio/constraints.txt
+	test -x $(LABEL_STUDIO_VENV)/bin/python || $(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LABEL_STUDIO_VENV)/bin/python -m pip install -q -c annotation/label-studio/constraints.txt \
+		-r annotation/label-studio/requirements.txt
 	touch $@
 
 up: venvs
@@ -65,4 +74,4 @@ bench-drift: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/drift_calibration.py
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) .run
+	rm -rf $(VENV) $(LS_VENV) $(LABEL_STUDIO_VENV) .run

@@ -49,7 +49,7 @@ def main() -> None:
     engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:
         for spec in specs:
-            register_action(conn, spec.action, spec.name)
+            register_action(conn, spec.action, spec.name, spec.labels)
         republished = republish_unfinished(conn) if args.republish_unfinished else 0
     engine.dispose()
     print(f"bootstrap: topic {topology.topic_arn}, bucket {topology.bucket}")

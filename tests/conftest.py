@@ -19,7 +19,7 @@ from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import AwsSettings, Env
 from support.proxy import SwitchableProxy
-from support.stack import Platform, Stack, drop_database
+from support.stack import LabelStudioServer, Platform, Stack, drop_database
 
 TRAIN_LIMIT = "2000"  # ~0.8 validation accuracy in ~15 s; the full set takes a minute more
 
@@ -39,6 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         mlflow_port=devstack.free_port(),
         gateway_port=devstack.free_port(),
         resource_prefix=f"t{suffix}-",
+        label_studio_port=devstack.free_port(),
+        label_studio_database=f"label_studio_test_{suffix}",
         extra_env={"SQS_MAX_RECEIVE_COUNT": "3", "WORKER_BACKOFF_SECONDS": "1", "WORKER_WAIT_SECONDS": "2"},
     )
     devstack.ensure_postgres(config.database_url)
@@ -55,6 +57,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.stop()
         drop_database(config.database_url)
         drop_database(config.mlflow_database_url)
+
+
+@pytest.fixture(scope="session")
+def label_studio(stack: Stack) -> Iterator[LabelStudioServer]:
+    """A real Label Studio server of the session's own (its first start takes up to a minute)."""
+    process = devstack.start_label_studio(stack.config)
+    try:
+        yield LabelStudioServer(stack.config.label_studio_url, stack.config.label_studio_api_key)
+    finally:
+        if process is not None:
+            process.stop()
+        drop_database(stack.config.label_studio_database_url)
 
 
 @pytest.fixture(scope="session")

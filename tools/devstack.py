@@ -1,4 +1,5 @@
-"""Run the platform locally: PostgreSQL, LocalStack, MLflow, then the gateway and the workers.
+"""Run the platform locally: PostgreSQL, LocalStack, MLflow, Label Studio, then the gateway, the workers
+and the scheduled jobs (monitoring hourly, annotation sync every 10 minutes).
 
 ``python tools/devstack.py up`` is what ``make up`` runs. The test suite uses the same
 functions to start its own isolated copies (other ports, databases and resource names).
@@ -34,6 +35,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
+LABEL_STUDIO_BIN = ROOT / ".venv-label-studio" / "bin" / "label-studio"
+# Label Studio's local admin (loopback only, like LocalStack's test/test); set both to change them.
+DEV_LABEL_STUDIO_USER = "admin@localhost"
+DEV_LABEL_STUDIO_PASSWORD = "label-studio-dev"
+DEV_LABEL_STUDIO_API_KEY = "label-studio-dev-token"
 MODELS_DIR = ROOT / "ml-models" / "models"
 
 
@@ -52,6 +58,12 @@ class StackConfig:
     gateway_port: int = 8080
     resource_prefix: str = ""
     models_dir: Path = MODELS_DIR
+    annotation: bool = True  # Label Studio and the annotation sync (ANNOTATION=0 skips both)
+    label_studio_port: int = 8081
+    label_studio_database: str = "label_studio"  # on the same PostgreSQL server as database_url
+    label_studio_user: str = DEV_LABEL_STUDIO_USER
+    label_studio_password: str = DEV_LABEL_STUDIO_PASSWORD
+    label_studio_api_key: str = DEV_LABEL_STUDIO_API_KEY
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +77,18 @@ class StackConfig:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def label_studio_url(self) -> str:
+        return f"http://127.0.0.1:{self.label_studio_port}"
+
+    @property
+    def label_studio_database_url(self) -> str:
+        from sqlalchemy import make_url
+
+        return (
+            make_url(self.database_url).set(database=self.label_studio_database).render_as_string(hide_password=False)
+        )
 
     @property
     def bucket(self) -> str:
@@ -84,6 +108,8 @@ class StackConfig:
                 "RESOURCE_PREFIX": self.resource_prefix,
                 "MLFLOW_TRACKING_URI": self.mlflow_uri,
                 "MODELS_DIR": str(self.models_dir),
+                "LABEL_STUDIO_URL": self.label_studio_url,
+                "LABEL_STUDIO_API_KEY": self.label_studio_api_key,
                 "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
                 "DO_NOT_TRACK": "true",
                 "HF_HUB_OFFLINE": "1",
@@ -101,6 +127,7 @@ class StackConfig:
 CONSUMER_GRACE_SECONDS = 15.0  # dispatcher and workers: the batch in hand, then about a second
 LOCALSTACK_GRACE_SECONDS = 15.0  # its SIGTERM stop takes 2-8 s
 MLFLOW_GRACE_SECONDS = 15.0  # the CLI and its uvicorn server
+LABEL_STUDIO_GRACE_SECONDS = 15.0  # Django's server stops in about a second
 GUNICORN_MASTER_MARGIN_SECONDS = 5.0  # the master's own exit after its workers' graceful_timeout
 
 
@@ -250,6 +277,8 @@ def check_ports(config: StackConfig) -> None:
         wanted["LocalStack"] = config.localstack_port
     if not http_ok(f"{config.mlflow_uri}/health"):
         wanted["MLflow"] = config.mlflow_port
+    if config.annotation and not http_ok(f"{config.label_studio_url}/health"):
+        wanted["Label Studio"] = config.label_studio_port
     for name, port in wanted.items():
         if port_open(port):
             raise SystemExit(f"[devstack] port {port} ({name}) is in use by {port_holder(port)}")
@@ -386,6 +415,69 @@ def start_mlflow(config: StackConfig) -> Process | None:
     return process
 
 
+# --- Label Studio -----------------------------------------------------------------------
+
+
+def start_label_studio(config: StackConfig) -> Process | None:
+    """Label Studio in its own virtualenv, its database next to the platform's, an admin and an API key.
+
+    The admin and the key are created on the first start from the settings; a fresh 1.2x server
+    accepts the fixed (legacy) key only when legacy tokens are enabled, as here.
+    """
+    if http_ok(f"{config.label_studio_url}/health"):
+        log(f"reusing Label Studio at {config.label_studio_url}")
+        return None
+    if not LABEL_STUDIO_BIN.exists():
+        raise SystemExit("Label Studio's virtualenv is missing; run `make venvs` (make up does it)")
+    from sqlalchemy import make_url
+
+    from inference_core.db.migrate import ensure_database
+
+    ensure_database(config.label_studio_database_url)
+    url = make_url(config.label_studio_database_url)
+    data_dir = config.run_dir / f"label-studio-{config.label_studio_port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_DB": "default",
+            "POSTGRE_NAME": url.database or config.label_studio_database,
+            "POSTGRE_USER": url.username or "postgres",
+            "POSTGRE_PASSWORD": url.password or "",
+            "POSTGRE_HOST": url.host or "127.0.0.1",
+            "POSTGRE_PORT": str(url.port or 5432),
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
+            "LABEL_STUDIO_USERNAME": config.label_studio_user,
+            "LABEL_STUDIO_PASSWORD": config.label_studio_password,
+            "LABEL_STUDIO_USER_TOKEN": config.label_studio_api_key,
+            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+            "LATEST_VERSION_CHECK": "false",
+            "SENTRY_DSN": "",
+            "FRONTEND_SENTRY_DSN": "",
+            "COLLECT_ANALYTICS": "false",
+        }
+    )
+    log(f"starting Label Studio on {config.label_studio_url} (database {url.database}; the first start takes a minute)")
+    process = spawn(
+        f"label-studio-{config.label_studio_port}",
+        [
+            str(LABEL_STUDIO_BIN),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            "127.0.0.1",
+            "--port",
+            str(config.label_studio_port),
+        ],
+        env,
+        config.run_dir / "logs",
+        LABEL_STUDIO_GRACE_SECONDS,
+        infrastructure=True,
+    )
+    wait_until(lambda: http_ok(f"{config.label_studio_url}/health"), "Label Studio", 240, process)
+    return process
+
+
 # --- The platform -----------------------------------------------------------------------
 
 
@@ -484,6 +576,27 @@ def start_monitoring_schedule(config: StackConfig) -> Process:
     )
 
 
+ANNOTATION_SYNC_EVERY_MINUTES = 10
+
+
+def start_annotation_schedule(config: StackConfig) -> Process:
+    """The annotation sync every 10 minutes (a CronJob in production: helm/annotation-sync)."""
+    return spawn(
+        "annotation-sync",
+        [
+            str(VENV_BIN / "python"),
+            str(ROOT / "tools" / "every.py"),
+            str(ANNOTATION_SYNC_EVERY_MINUTES),
+            "--",
+            str(VENV_BIN / "annotation-sync"),
+            "run",
+        ],
+        config.env(),
+        config.run_dir / "logs",
+        CONSUMER_GRACE_SECONDS,
+    )
+
+
 def monitor_once(config: StackConfig) -> None:
     """`make monitor`: the monitoring job once, for the last complete hour."""
     run_step(config, [str(VENV_BIN / "monitoring-job"), "run"])
@@ -506,19 +619,24 @@ def up(config: StackConfig) -> None:
         fresh_localstack = start_localstack(config) is not None
         bootstrap(config, republish_unfinished=fresh_localstack)
         start_mlflow(config)  # after bootstrap: MLflow's artifacts need the bucket
+        if config.annotation:
+            start_label_studio(config)
         ensure_champions(config)
         start_dispatcher(config)
         for model in model_names(config.models_dir):
             start_worker(config, model)
         start_gateway(config)
         start_monitoring_schedule(config)
+        if config.annotation:
+            start_annotation_schedule(config)
         print(
             f"\nThe platform is up. Logs: {config.run_dir / 'logs'}\n"
             f"  Gateway:  {config.gateway_url}   (OpenAPI: {config.gateway_url}/openapi.json)\n"
             f"  MLflow:   {config.mlflow_uri}\n"
             f"  AWS:      {config.aws_endpoint} (LocalStack)\n"
             f"  Monitoring: every hour at :00 (log: monitoring-job.log); `make monitor` runs it now\n"
-            f"            runs: {config.gateway_url}/v1/monitoring/runs\n\n"
+            f"            runs: {config.gateway_url}/v1/monitoring/runs\n"
+            f"{_annotation_lines(config)}\n"
             f"Try:\n  curl -s -X POST {config.gateway_url}/v1/inference -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"action": "sentiment", "text": "A warm, funny and moving film."}}\'\n'
             f"  curl -s '{config.gateway_url}/v1/inference/<request_id>?wait=10'\n\n"
@@ -544,6 +662,16 @@ def up(config: StackConfig) -> None:
             log("stopped")
 
 
+def _annotation_lines(config: StackConfig) -> str:
+    if not config.annotation:
+        return "  Label Studio: off (ANNOTATION=0)\n"
+    return (
+        f"  Label Studio: {config.label_studio_url}   log in as {config.label_studio_user} / "
+        f"{config.label_studio_password} (API key {config.label_studio_api_key})\n"
+        f"            annotation sync every {ANNOTATION_SYNC_EVERY_MINUTES} minutes (log: annotation-sync.log)\n"
+    )
+
+
 def config_from_env(environ: Mapping[str, str]) -> StackConfig:
     return StackConfig(
         run_dir=Path(environ.get("DEVSTACK_RUN_DIR", str(ROOT / ".run"))),
@@ -555,6 +683,11 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
         gateway_port=int(environ.get("GATEWAY_PORT", "8080")),
         resource_prefix=environ.get("RESOURCE_PREFIX", ""),
         models_dir=Path(environ.get("MODELS_DIR", str(MODELS_DIR))),
+        annotation=environ.get("ANNOTATION", "1") not in ("0", "false", "no", "off"),
+        label_studio_port=int(environ.get("LABEL_STUDIO_PORT", "8081")),
+        label_studio_user=environ.get("LABEL_STUDIO_USERNAME", DEV_LABEL_STUDIO_USER),
+        label_studio_password=environ.get("LABEL_STUDIO_PASSWORD", DEV_LABEL_STUDIO_PASSWORD),
+        label_studio_api_key=environ.get("LABEL_STUDIO_API_KEY", DEV_LABEL_STUDIO_API_KEY),
     )
 
 

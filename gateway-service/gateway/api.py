@@ -16,14 +16,14 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, url
 from sqlalchemy import Engine, Row, text
 from werkzeug.exceptions import HTTPException
 
-from gateway import handlers, store
+from gateway import feedback, handlers, store
 from gateway.errors import ApiError, InvalidRequest, NotFound, NotReady, PayloadTooLarge, UnsupportedMediaType
 from gateway.settings import Settings
-from gateway.validation import parse_json, parse_submission
+from gateway.validation import parse_feedback, parse_json, parse_submission
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import find_topic_arn
-from inference_core.db.schema import FINISHED
+from inference_core.db.schema import FINISHED, LabelSource
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,24 @@ def get_inference(request_id: str) -> Response:
             raise NotFound(f"no inference request {request_id}")
         remaining = deadline - time.monotonic()
         if row.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
-            return jsonify(_request_json(row))
+            with deps().engine.connect() as conn:
+                labels = store.request_labels(conn, parsed_id)
+            return jsonify({**_request_json(row), "labels": [_label_json(label) for label in labels]})
         deps().waiter.wait(parsed_id, remaining)
+
+
+@bp.post("/v1/inference/<request_id>/feedback")
+def give_feedback(request_id: str) -> tuple[Response, int]:
+    """The client's label for its request: 201 the first time, 200 when it was already given (or changed)."""
+    parsed_id = parse_id(request_id, "inference request")
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    label = parse_feedback(parse_json(request.get_data(cache=False)))
+    with deps().engine.begin() as conn:
+        stored = feedback.give_feedback(store.PostgresFeedback(conn), parsed_id, label)
+    body = {"request_id": str(parsed_id), "source": LabelSource.CLIENT.value, "label": stored.label}
+    body |= {"created_at": _iso(stored.created_at), "updated_at": _iso(stored.updated_at)}
+    return jsonify(body), 201 if stored.created else 200
 
 
 @bp.get("/v1/actions")
@@ -159,6 +175,16 @@ def _request_json(row: Row[Any]) -> dict[str, Any]:
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "completed_at": _iso(row.completed_at),
+    }
+
+
+def _label_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "source": row.source,
+        "label": row.label,
+        "annotator": row.annotator,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
     }
 
 

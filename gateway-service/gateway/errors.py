@@ -49,6 +49,14 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class NotSucceeded(ApiError):
+    status, code = 409, "request_not_succeeded"
+
+
+class UnknownLabel(ApiError):
+    status, code = 422, "unknown_label"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 

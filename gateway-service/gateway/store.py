@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, func, select, text, update
+from sqlalchemy import Connection, Row, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from inference_core.db.schema import FINISHED_CHANNEL, RequestStatus, inference_requests, model_actions
+from gateway.feedback import RequestFacts, StoredLabel
+from inference_core.db.schema import (
+    FINISHED_CHANNEL,
+    LabelSource,
+    RequestStatus,
+    inference_requests,
+    labels,
+    model_actions,
+)
 from inference_core.events import InferenceCompleted, InferenceStarted, ModelServing
 
 
@@ -103,12 +112,13 @@ def record_outcome(conn: Connection, event: InferenceCompleted) -> bool:
     return True
 
 
-def register_action(conn: Connection, action: str, model_name: str) -> None:
-    """Make an action known (bootstrap does this for every model folder)."""
+def register_action(conn: Connection, action: str, model_name: str, labels: Sequence[str] = ()) -> None:
+    """Make an action known with its model's label set (bootstrap does this for every model folder)."""
+    label_set = list(labels) or None
     conn.execute(
         insert(model_actions)
-        .values(action=action, model_name=model_name)
-        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name})
+        .values(action=action, model_name=model_name, labels=label_set)
+        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": label_set})
     )
 
 
@@ -136,3 +146,50 @@ def list_actions(conn: Connection) -> list[ActionRow]:
 
 def action_exists(conn: Connection, action: str) -> bool:
     return conn.execute(select(model_actions.c.action).where(model_actions.c.action == action)).first() is not None
+
+
+class PostgresFeedback:
+    """The feedback use case's store, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def request_facts(self, request_id: UUID) -> RequestFacts | None:
+        r, a = inference_requests.c, model_actions.c
+        row = self._conn.execute(
+            select(r.status, r.model_name, a.labels)
+            .select_from(inference_requests.outerjoin(model_actions, a.model_name == r.model_name))
+            .where(r.id == request_id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return RequestFacts(row.status, row.model_name, tuple(row.labels or ()))
+
+    def put_client_label(self, request_id: UUID, label: str) -> StoredLabel:
+        statement = insert(labels).values(request_id=request_id, source=LabelSource.CLIENT.value, label=label)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["request_id"],
+            index_where=labels.c.source == LabelSource.CLIENT.value,
+            set_={"label": statement.excluded.label, "updated_at": func.now()},
+            where=labels.c.label != statement.excluded.label,
+        ).returning(labels.c.created_at, labels.c.updated_at, text("xmax = 0 AS created"))
+        row = self._conn.execute(upsert).first()
+        if row is None:  # the same label was already stored: nothing to change
+            row = self._conn.execute(
+                select(labels.c.created_at, labels.c.updated_at, literal(False).label("created")).where(
+                    labels.c.request_id == request_id, labels.c.source == LabelSource.CLIENT.value
+                )
+            ).one()
+        return StoredLabel(label, row.created_at, row.updated_at, bool(row.created))
+
+
+def request_labels(conn: Connection, request_id: UUID) -> list[Row[Any]]:
+    """The human labels a request holds, oldest first."""
+    return list(
+        conn.execute(
+            select(labels.c.source, labels.c.label, labels.c.annotator, labels.c.created_at, labels.c.updated_at)
+            .where(labels.c.request_id == request_id)
+            .order_by(labels.c.created_at, labels.c.id)
+        )
+    )

@@ -61,6 +61,16 @@ def parse_submission(body: Any, idempotency_key: str | None) -> SubmitInference:
     return SubmitInference(action, text, metadata, _idempotency_key(idempotency_key))
 
 
+def parse_feedback(body: Any) -> str:
+    """The label of a feedback body ``{"label": "..."}``."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object with 'label'")
+    unknown = sorted(set(body) - {"label"})
+    if unknown:
+        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)}; allowed: label", {"unknown_fields": unknown})
+    return _required_string(body, "label")
+
+
 def _required_string(body: dict[str, Any], field: str) -> str:
     if field not in body:
         raise InvalidRequest(f"'{field}' is required", {"field": field})

@@ -43,6 +43,12 @@ class Platform:
         return (self.stack.config.run_dir / "logs" / f"{name}.log").read_text(errors="replace")
 
 
+@dataclass(frozen=True)
+class LabelStudioServer:
+    url: str
+    api_key: str
+
+
 def drop_database(url: str) -> None:
     parsed = make_url(url)
     admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)

@@ -1,6 +1,9 @@
+import sys
 from pathlib import Path
 
-from model_runtime.catalog import discover, find, load_class
+import pytest
+
+from model_runtime.catalog import CatalogError, discover, find, load_class
 
 MODELS = Path(__file__).resolve().parents[2] / "ml-models" / "models"
 
@@ -14,3 +17,20 @@ def test_every_model_folder_is_discovered_with_its_manifest() -> None:
 def test_a_model_module_is_imported_once_and_reused() -> None:
     spec = find(MODELS, "embedding")
     assert load_class(spec) is load_class(spec)
+
+
+def test_a_manifest_declares_the_label_set_its_model_answers_with() -> None:
+    specs = {spec.name: spec for spec in discover(MODELS)}
+    sentiment = load_class(specs["sentiment"])
+    assert specs["sentiment"].labels == tuple(sorted(vars(sys.modules[sentiment.__module__])["LABELS"]))
+    assert specs["embedding"].labels == ()  # embeddings are not labels: no annotation project, no feedback
+
+
+def test_a_manifest_with_repeated_labels_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    (folder / "model.toml").write_text(
+        'name = "dup"\naction = "dup"\nclass = "model:M"\nmetric = "m"\nlabels = ["a", "a"]\n'
+    )
+    with pytest.raises(CatalogError, match="distinct"):
+        discover(tmp_path)

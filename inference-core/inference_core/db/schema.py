@@ -85,6 +85,7 @@ model_actions = Table(
     Column("action", Text, primary_key=True),
     Column("model_name", Text, nullable=False),
     Column("model_version", Text),
+    Column("labels", JSONB),  # the label set its model.toml declares; null when its results are not labels
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_seen_at", DateTime(timezone=True)),
 )
@@ -136,4 +137,62 @@ monitoring_metrics = Table(
     Column("calibrated_rows", Integer),  # the window size the threshold was calibrated for
     Column("drifted", Boolean),
     PrimaryKeyConstraint("run_id", "kind", "metric", "key"),
+)
+
+
+class LabelSource(StrEnum):
+    ANNOTATION = "annotation"  # a person in Label Studio
+    CLIENT = "client"  # the client that sent the request (POST /v1/inference/<id>/feedback)
+
+
+class Sampling(StrEnum):
+    """Why a request went to people: its model was unsure, or it fell in the unbiased random slice."""
+
+    UNCERTAINTY = "uncertainty"
+    RANDOM = "random"
+
+
+# Human labels: at most one client label per request, one row per Label Studio annotation.
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", UUID(as_uuid=True), ForeignKey("inference_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("annotator", Text),
+    Column("annotation_id", BigInteger),  # Label Studio's, for source 'annotation'
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("source IN ('annotation', 'client')", name="labels_source_valid"),
+    CheckConstraint("(source = 'annotation') = (annotation_id IS NOT NULL)", name="labels_annotation_has_id"),
+    Index("ux_labels_annotation_id", "annotation_id", unique=True, postgresql_where=text("annotation_id IS NOT NULL")),
+    Index("ux_labels_client_request", "request_id", unique=True, postgresql_where=text("source = 'client'")),
+    Index("ix_labels_request_id", "request_id"),
+)
+
+# The requests sent to Label Studio, each at most once ever. A row is written before its task is
+# imported (task_id null until Label Studio confirms it): a run that dies in between leaves the row
+# pending, and the next run looks the task up before it imports anything again.
+annotation_tasks = Table(
+    "annotation_tasks",
+    metadata,
+    Column("request_id", UUID(as_uuid=True), ForeignKey("inference_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("project_id", BigInteger, nullable=False),
+    Column("sampling", Text, nullable=False),
+    Column("confidence", Float),
+    Column("task_id", BigInteger),
+    Column("chosen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("sampling IN ('uncertainty', 'random')", name="annotation_tasks_sampling_valid"),
+    Index("ix_annotation_tasks_pending", "project_id", postgresql_where=text("task_id IS NULL")),
+)
+
+# Per Label Studio project: annotations changed up to this time have been pulled.
+annotation_projects = Table(
+    "annotation_projects",
+    metadata,
+    Column("project_id", BigInteger, primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("pulled_until", DateTime(timezone=True)),
 )

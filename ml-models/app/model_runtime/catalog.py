@@ -8,6 +8,8 @@ action in ``GET /v1/actions`` all follow from this manifest::
     class = "model:SentimentModel"  # <module file in the folder>:<AbstractModel subclass>
     metric = "val_accuracy"       # what promotion compares (from the model's eval)
     greater_is_better = true      # optional, true by default
+    labels = ["negative", "positive"]  # optional: the label set, when its results are labels
+                                        # (people label its answers in Label Studio, clients send feedback)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class ModelSpec:
     folder: Path
     metric: str
     greater_is_better: bool = True
+    labels: tuple[str, ...] = ()  # empty when its results are not labels
 
 
 def discover(models_dir: Path) -> list[ModelSpec]:
@@ -79,9 +82,12 @@ def _read(manifest: Path) -> ModelSpec:
             folder=manifest.parent,
             metric=str(data["metric"]),
             greater_is_better=bool(data.get("greater_is_better", True)),
+            labels=tuple(str(label) for label in data.get("labels", ())),
         )
     except (KeyError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{manifest}: needs name, action, class and metric ({exc})") from exc
     if spec.name != manifest.parent.name:
         raise CatalogError(f"{manifest}: name {spec.name!r} must match its folder {manifest.parent.name!r}")
+    if len(set(spec.labels)) != len(spec.labels) or any(not label.strip() for label in spec.labels):
+        raise CatalogError(f"{manifest}: labels must be distinct, non-empty strings, got {list(spec.labels)}")
     return spec

@@ -1,0 +1,1 @@
+"""The human-in-the-loop bridge to Label Studio (``annotation-sync run``)."""
