@@ -38,7 +38,7 @@ class PostgresTraffic:
         with self._engine.connect() as conn:
             return monitoring.succeeded_rows(conn, model, version, start, end, limit)
 
-    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[monitoring.LabelledAnswer]:
         with self._engine.connect() as conn:
             return monitoring.labelled_answers(conn, model, version, start, end)
 

@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from inference_core.db.monitoring import MetricRecord, Operations, RunRecord, TrafficRow
+from inference_core.db.monitoring import LabelledAnswer, MetricRecord, Operations, RunRecord, TrafficRow
 from inference_core.db.schema import RunStatus
 from inference_core.reference import confidence_of, label_of
 from monitoring_job.baseline import Baseline, References, baseline, calibrated
 from monitoring_job.drift import Verdict, judge
-from monitoring_job.quality import quality
+from monitoring_job.quality import quality_by_sampling
 from monitoring_job.report import render
 from monitoring_job.sample import Sample
 from monitoring_job.settings import DriftSettings
@@ -63,8 +63,8 @@ class Traffic(Protocol):
         """Succeeded requests of the version (of every version, for None), a stable sample of `limit`."""
         ...
 
-    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[tuple[str, str]]:
-        """(predicted, human) label pairs of the version's requests in the window that people labelled."""
+    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[LabelledAnswer]:
+        """The version's answers in the window that people labelled, with their labels."""
         ...
 
 
@@ -138,7 +138,7 @@ def _run_version(monitor: Monitor, model: str, action: str, version: str, window
     started = monitor.clock()
     operations = monitor.traffic.operations(model, version, window.start, window.end)
     labelled = monitor.traffic.labelled(model, version, window.start, window.end)
-    metrics = _operations_metrics(operations) + quality([p for p, _ in labelled], [h for _, h in labelled])
+    metrics = _operations_metrics(operations) + quality_by_sampling(labelled)
     judged_rows = reference_rows = 0
     calibration_seconds = 0.0
     sampling = report_key = reason = None

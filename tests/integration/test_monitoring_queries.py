@@ -11,7 +11,8 @@ from sqlalchemy import Engine, func, insert, select
 
 from inference_core.db import monitoring
 from inference_core.db.monitoring import MetricRecord, RunRecord
-from inference_core.db.schema import inference_requests, monitoring_metrics, monitoring_runs
+from inference_core.db.schema import annotation_tasks, inference_requests, labels, monitoring_metrics, monitoring_runs
+from support.annotation import store_answers
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +99,48 @@ def test_a_window_is_stored_once_however_often_it_is_run(engine: Engine) -> None
             0.1,
             False,
         )
+
+
+def test_labelled_answers_take_the_latest_annotation_and_the_clients_label_of_each_request(engine: Engine) -> None:
+    ids = store_answers(engine, [0.6, 0.7, 0.9, 0.65], completed_at=START + timedelta(minutes=5))
+    late = store_answers(engine, [0.6], completed_at=END)  # outside the window
+    with engine.begin() as conn:
+        conn.execute(
+            insert(annotation_tasks),
+            [
+                {"request_id": ids[0], "model": "sentiment", "project_id": 1, "sampling": "random", "task_id": 1},
+                {"request_id": ids[1], "model": "sentiment", "project_id": 1, "sampling": "uncertainty", "task_id": 2},
+                {"request_id": late[0], "model": "sentiment", "project_id": 1, "sampling": "random", "task_id": 3},
+            ],
+        )
+        earlier, later = START + timedelta(hours=2), START + timedelta(hours=3)
+
+        def label(request_id: uuid.UUID, human: str, annotation_id: int | None = None, at: datetime = later) -> dict:
+            source = "client" if annotation_id is None else "annotation"
+            return {
+                "request_id": request_id,
+                "source": source,
+                "label": human,
+                "annotation_id": annotation_id,
+                "updated_at": at,
+            }
+
+        conn.execute(
+            insert(labels),
+            [
+                label(ids[0], "negative", 1, earlier),
+                label(ids[0], "positive", 2),
+                label(ids[1], "negative", 3),
+                label(ids[1], "positive"),
+                label(ids[2], "positive"),
+                label(late[0], "negative", 4),
+            ],
+        )
+    with engine.connect() as conn:
+        found = monitoring.labelled_answers(conn, "sentiment", "1", START, END)
+    assert sorted((ids.index(a.request_id), a.predicted, a.human, a.sampling) for a in found) == [
+        (0, "negative", "positive", "random"),  # the later of two annotations
+        (1, "negative", "negative", "uncertainty"),
+        (1, "negative", "positive", "client"),
+        (2, "positive", "positive", "client"),
+    ]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from inference_core.db.monitoring import MetricRecord, Operations, RunRecord, TrafficRow
+from inference_core.db.monitoring import LabelledAnswer, MetricRecord, Operations, RunRecord, TrafficRow
 from inference_core.reference import ReferenceSample
 from monitoring_job.drift import Calibration
 from monitoring_job.run import Monitor, ReferenceChoice, Window, report_key_for, run_model
@@ -28,9 +28,9 @@ class FakeTraffic:
     by_version: dict[str, Answers]
     failed: int = 0
     history: Answers | None = None  # the trailing days' traffic, every version
-    labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # version -> (predicted, human)
+    labels: dict[str, list[LabelledAnswer]] = field(default_factory=dict)  # by version
 
-    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    def labelled(self, model: str, version: str, start: datetime, end: datetime) -> list[LabelledAnswer]:
         return self.labels.get(version, [])
 
     def versions(self, model: str, start: datetime, end: datetime) -> list[str]:
@@ -232,9 +232,8 @@ def test_a_reference_is_the_versions_own_or_trailing_days(text: str) -> None:
 
 
 def test_labelled_answers_give_quality_figures_per_version(references: FakeReferences) -> None:
-    labels = {
-        "1": [("positive", "positive"), ("positive", "negative"), ("negative", "negative"), ("negative", "negative")]
-    }
+    pairs = [("positive", "positive"), ("positive", "negative"), ("negative", "negative"), ("negative", "negative")]
+    labels = {"1": [LabelledAnswer(uuid.uuid4(), p, h, "random") for p, h in pairs]}
     traffic = FakeTraffic({"1": answers(120, seed=11), "2": answers(120, seed=12, length=(40, 80))}, labels=labels)
     runs = FakeRuns()
     run_model(monitor(traffic, references, FakeReports(), runs), "sentiment", "sentiment", WINDOW)
@@ -243,4 +242,6 @@ def test_labelled_answers_give_quality_figures_per_version(references: FakeRefer
     }
     assert quality["1"][("labelled_requests", "")] == 4
     assert quality["1"][("accuracy", "")] == pytest.approx(3 / 4)
-    assert quality["2"] == {("labelled_requests", ""): 0.0}
+    assert quality["1"][("random.accuracy", "")] == pytest.approx(3 / 4)
+    assert quality["1"][("uncertainty.labelled_requests", "")] == 0
+    assert quality["2"] == {(f"{s}labelled_requests", ""): 0.0 for s in ("", "random.", "uncertainty.", "client.")}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from monitoring_job.quality import quality
+from inference_core.db.monitoring import LabelledAnswer
+from monitoring_job.quality import quality, quality_by_sampling
 
 # predicted, actual: 10 answers, 7 right. Positive: TP 4, FP 1, FN 2. Negative: TP 3, FP 2, FN 1.
 PAIRS = [
@@ -50,3 +53,22 @@ def test_more_labels_are_macro_averaged() -> None:
 
 def test_no_labels_is_said_as_such() -> None:
     assert figures([]) == {("labelled_requests", ""): 0.0}
+
+
+def test_each_kind_of_label_is_scored_apart_and_a_request_counts_once_in_the_headline() -> None:
+    both = uuid.uuid4()  # labelled in Label Studio (right) and by its client (wrong): the annotator wins
+    answers = [
+        LabelledAnswer(both, "positive", "positive", "random"),
+        LabelledAnswer(both, "positive", "negative", "client"),
+        LabelledAnswer(uuid.uuid4(), "negative", "positive", "uncertainty"),
+        LabelledAnswer(uuid.uuid4(), "negative", "negative", "client"),
+    ]
+    found = {(r.metric, r.key): r.value for r in quality_by_sampling(answers)}
+    assert found[("labelled_requests", "")] == 3
+    assert found[("accuracy", "")] == pytest.approx(2 / 3)
+    assert (found[("random.accuracy", "")], found[("uncertainty.accuracy", "")]) == (1.0, 0.0)
+    assert found[("client.labelled_requests", "")] == 2 and found[("client.accuracy", "")] == pytest.approx(1 / 2)
+
+
+def test_a_single_label_everywhere_is_all_right_and_nothing_else_is_defined() -> None:
+    assert figures([("positive", "positive")] * 3) == {("labelled_requests", ""): 3, ("accuracy", ""): 1.0}

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, literal, select
+from sqlalchemy import Connection, Row, and_, case, delete, func, insert, literal, select
 
 from inference_core.db.schema import (
+    LabelSource,
     RequestStatus,
+    Sampling,
+    annotation_tasks,
     inference_requests,
+    labels,
     model_actions,
     monitoring_metrics,
     monitoring_runs,
@@ -120,15 +124,40 @@ def succeeded_rows(
     return [TrafficRow(row.id, row.input_text, row.result or {}, row.features_uri, row.features_row) for row in rows]
 
 
+@dataclass(frozen=True)
+class LabelledAnswer:
+    request_id: uuid.UUID
+    predicted: str  # the version's answer
+    human: str  # what a person said it should be
+    sampling: str  # "random" | "uncertainty" (sent to Label Studio for that reason) | "client" (feedback)
+
+
 def labelled_answers(
     conn: Connection, model: str, version: str, start: datetime, end: datetime
-) -> list[tuple[str, str]]:
-    """(predicted, human) label pairs of the version's requests in the window that people labelled.
-
-    Human labels arrive with the annotation bridge (Label Studio, client feedback); until a table
-    holds them there are none, and runs report quality as "no labels" (``labelled_requests`` 0).
-    """
-    return []
+) -> list[LabelledAnswer]:
+    """The version's succeeded requests in the window that people labelled: per request, the latest
+    Label Studio annotation and the client's feedback (either, both or one)."""
+    r, lab, t = inference_requests.c, labels.c, annotation_tasks.c
+    rows = conn.execute(
+        select(
+            r.id,
+            r.result["label"].astext.label("predicted"),
+            lab.label.label("human"),
+            case((lab.source == LabelSource.CLIENT.value, LabelSource.CLIENT.value), else_=t.sampling).label(
+                "sampling"
+            ),
+        )
+        .select_from(
+            labels.join(inference_requests, r.id == lab.request_id).outerjoin(annotation_tasks, t.request_id == r.id)
+        )
+        .where(_in_window(model, start, end), r.model_version == version, r.status == RequestStatus.SUCCEEDED.value)
+        .where(r.result["label"].astext.is_not(None))
+        .distinct(lab.request_id, lab.source)
+        .order_by(lab.request_id, lab.source, lab.updated_at.desc(), lab.id.desc())
+    )
+    return [
+        LabelledAnswer(row.id, row.predicted, row.human, row.sampling or Sampling.UNCERTAINTY.value) for row in rows
+    ]
 
 
 @dataclass(frozen=True)
