@@ -17,9 +17,13 @@ from sqlalchemy import make_url
 import devstack
 from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
-from inference_core.settings import AwsSettings, Env
+from inference_core.settings import STACK_ENV_FILE, AwsSettings, Env
 from support.proxy import SwitchableProxy
 from support.stack import LabelStudioServer, Platform, Stack, drop_database
+
+# The suite's processes get every setting from their stack; none may fill a gap from the settings
+# a `make up` running beside it wrote (inference_core.settings.use_local_stack).
+os.environ[STACK_ENV_FILE] = ""
 
 TRAIN_LIMIT = "2000"  # ~0.8 validation accuracy in ~15 s; the full set takes a minute more
 

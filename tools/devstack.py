@@ -32,6 +32,8 @@ from pathlib import Path
 
 import psutil
 
+from inference_core.settings import STACK_ENV_FILE, write_env_file
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
@@ -94,32 +96,37 @@ class StackConfig:
     def bucket(self) -> str:
         return f"{self.resource_prefix}inference-platform"
 
+    def settings(self) -> dict[str, str]:
+        """The platform's settings: what every process of the stack gets, and what `up` writes to
+        `.run/stack.env` for the jobs people run by hand beside it."""
+        return {
+            "DATABASE_URL": self.database_url,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "RESOURCE_PREFIX": self.resource_prefix,
+            "MLFLOW_TRACKING_URI": self.mlflow_uri,
+            "MODELS_DIR": str(self.models_dir),
+            "LABEL_STUDIO_URL": self.label_studio_url,
+            "LABEL_STUDIO_API_KEY": self.label_studio_api_key,
+            "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
+            "DO_NOT_TRACK": "true",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+
     def env(self) -> dict[str, str]:
-        """The environment every platform process gets: the settings, nothing else."""
-        env = dict(os.environ)
-        env.update(
-            {
-                "DATABASE_URL": self.database_url,
-                "AWS_ENDPOINT_URL": self.aws_endpoint,
-                "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-                "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-                "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-                "RESOURCE_PREFIX": self.resource_prefix,
-                "MLFLOW_TRACKING_URI": self.mlflow_uri,
-                "MODELS_DIR": str(self.models_dir),
-                "LABEL_STUDIO_URL": self.label_studio_url,
-                "LABEL_STUDIO_API_KEY": self.label_studio_api_key,
-                "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
-                "DO_NOT_TRACK": "true",
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "TOKENIZERS_PARALLELISM": "false",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update(self.extra_env)
-        return env
+        """The environment every platform process gets: this one's, with the settings."""
+        # Its processes have every setting: none reads a stack.env file (inference_core.settings).
+        return {**os.environ, **self.settings(), STACK_ENV_FILE: "", **self.extra_env}
+
+    @property
+    def settings_file(self) -> Path:
+        return self.run_dir / "stack.env"
 
 
 # How long each kind of child may take to stop gracefully before its group is killed.
@@ -615,6 +622,12 @@ def up(config: StackConfig) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         check_ports(config)
+        write_env_file(
+            config.settings_file,
+            {**config.settings(), **config.extra_env},
+            "Written by `make up` for the jobs run beside it (train.sh, eval.sh, monitoring-job, annotation-sync):\n"
+            "they read it for the variables their environment does not set. Removed when the stack stops.",
+        )
         ensure_postgres(config.database_url)
         fresh_localstack = start_localstack(config) is not None
         bootstrap(config, republish_unfinished=fresh_localstack)
@@ -658,6 +671,7 @@ def up(config: StackConfig) -> None:
             log("stopping " + ", ".join(p.name for p in reversed(_spawned)))
         stop_all([p for p in reversed(_spawned) if not p.infrastructure])
         stop_all([p for p in reversed(_spawned) if p.infrastructure])
+        config.settings_file.unlink(missing_ok=True)
         if interrupted:
             log("stopped")
 

@@ -16,7 +16,7 @@ from annotation.settings import Settings
 from annotation.store import PostgresAnnotations
 from annotation.sync import SyncResult, sync_model
 from inference_core.db.engine import make_engine
-from inference_core.settings import SettingsError
+from inference_core.settings import SettingsError, use_local_stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="push unsure predictions to Label Studio and pull people's labels")
     run.add_argument("--model", help="only this model (default: every model whose results are labels)")
     args = parser.parse_args(argv)
+    use_local_stack()
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"annotation-sync: {exc}", file=sys.stderr)
+        print(f"annotation-sync: {exc} (or start the local stack with `make up`)", file=sys.stderr)
         return 2
     engine = make_engine(settings.database_url, pool_size=1)
     board = LabelStudio(settings.label_studio_url, settings.label_studio_api_key, settings.timeout_seconds)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, 
 from sqlalchemy.dialects.postgresql import insert
 
 from annotation.labelling import Candidate, LabelledTask
+from annotation.sync import Split
 from inference_core.db.schema import (
     LabelSource,
     RequestStatus,
@@ -59,10 +60,11 @@ class PostgresAnnotations:
                     conn.execute(select(func.pg_advisory_unlock(key)))
                     conn.commit()
 
-    def choose(self, model: str, project_id: int, *, uncertain: int, random: int, since: datetime) -> dict[str, int]:
-        """Reserve new requests for people: `random` drawn uniformly from every candidate first (an
-        unbiased slice), then the `uncertain` least confident of the rest. A candidate is a succeeded
-        request of `model` finished after `since` that has a label and was never sent."""
+    def choose(self, model: str, project_id: int, since: datetime, split: Split) -> dict[str, int]:
+        """Reserve new requests for people: `split` says how many of the candidates at random and how
+        many least confident. The random ones are drawn first, uniformly from every candidate (an
+        unbiased slice), then the least confident of the rest. A candidate is a succeeded request of
+        `model` finished after `since` that has a label and was never sent."""
         candidates = and_(
             _r.model_name == model,
             _r.status == RequestStatus.SUCCEEDED.value,
@@ -72,6 +74,8 @@ class PostgresAnnotations:
         )
         chosen: dict[str, int] = {}
         with self._engine.begin() as conn:
+            available = conn.execute(select(func.count()).select_from(inference_requests).where(candidates)).scalar()
+            random, uncertain = split(int(available or 0))
             for sampling, limit, order in (
                 (Sampling.RANDOM, random, func.random()),
                 (Sampling.UNCERTAINTY, uncertain, _confidence.asc().nulls_last()),

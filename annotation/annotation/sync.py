@@ -15,7 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,14 +45,15 @@ class Board(Protocol):
     def tasks_changed_since(self, project_id: int, since: datetime) -> Iterator[dict[str, Any]]: ...
 
 
+Split = Callable[[int], tuple[int, int]]  # candidates -> (random, least confident) to send
+
+
 class Annotations(Protocol):
     """PostgreSQL, as the sync uses it (annotation.store.PostgresAnnotations)."""
 
     def exclusive(self, model: str) -> AbstractContextManager[bool]: ...
 
-    def choose(
-        self, model: str, project_id: int, *, uncertain: int, random: int, since: datetime
-    ) -> dict[str, int]: ...
+    def choose(self, model: str, project_id: int, since: datetime, split: Split) -> dict[str, int]: ...
 
     def pending(self, project_id: int) -> list[Candidate]: ...
 
@@ -75,9 +76,12 @@ class SyncSettings:
     # have committed after it. Re-reading is harmless (the pull is idempotent).
     pull_overlap: timedelta = timedelta(minutes=1)
 
-    @property
-    def random_tasks(self) -> int:
-        return min(self.max_tasks, math.ceil(self.max_tasks * self.random_fraction))
+    def split(self, candidates: int) -> tuple[int, int]:
+        """How many of `candidates` to send at random and how many least confident: up to
+        `max_tasks` in all, `random_fraction` of them (rounded up) at random."""
+        sent = min(candidates, self.max_tasks)
+        random = min(sent, math.ceil(sent * self.random_fraction))
+        return random, sent - random
 
 
 @dataclass(frozen=True)
@@ -107,13 +111,7 @@ def sync_model(
             return SyncResult(model, None, skipped=True)
         project_id = board.ensure_project(settings.project_prefix + model, label_config(label_set))
         recovered = _recover(board, store, project_id)
-        chosen = store.choose(
-            model,
-            project_id,
-            uncertain=settings.max_tasks - settings.random_tasks,
-            random=settings.random_tasks,
-            since=now - settings.lookback,
-        )
+        chosen = store.choose(model, project_id, now - settings.lookback, settings.split)
         pushed = _push(board, store, project_id)
         pulled, stored, removed = _pull(board, store, model, project_id, label_set, settings.pull_overlap)
     return SyncResult(

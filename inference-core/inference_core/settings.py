@@ -7,14 +7,59 @@ Each process builds its own frozen settings object in its composition root
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/inference"
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+STACK_ENV_FILE = "STACK_ENV_FILE"  # names the file of a running dev stack's settings ("" for none)
+STACK_ENV_PATH = Path(".run") / "stack.env"  # where `make up` writes it, under the repository
+
+
+def use_local_stack(environ: MutableMapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """Fill the environment's unset variables from the settings a local ``make up`` wrote; the file used.
+
+    For the jobs people start by hand beside a running dev stack (train, eval, monitoring,
+    annotation sync), called first in their ``main``: they find the stack on their own, and so
+    do the libraries they use (boto3 reads its credentials from the environment). The file is
+    ``$STACK_ENV_FILE``, or else ``.run/stack.env`` in the working directory or the nearest parent
+    that has one. Anywhere without that file (a container, CI) nothing changes.
+    """
+    environ = os.environ if environ is None else environ
+    named = environ.get(STACK_ENV_FILE)
+    if named is not None:
+        path = Path(named) if named.strip() else None
+    else:
+        here = (cwd or Path.cwd()).resolve()
+        path = next((d / STACK_ENV_PATH for d in (here, *here.parents) if (d / STACK_ENV_PATH).is_file()), None)
+    if path is None or not path.is_file():
+        return None
+    for name, value in read_env_file(path).items():
+        if not environ.get(name, "").strip():
+            environ[name] = value
+    return path
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines; blank lines and ``#`` comments are skipped."""
+    found = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            found[name.strip()] = value.strip()
+    return found
+
+
+def write_env_file(path: Path, values: Mapping[str, str], header: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {line}" for line in header.splitlines()] + [f"{k}={v}" for k, v in sorted(values.items())]
+    path.write_text("\n".join(lines) + "\n")
 
 
 class Env:

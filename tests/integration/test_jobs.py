@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
+from inference_core.settings import write_env_file
 from model_runtime.registry import CHALLENGER, CHAMPION, ModelRegistry
 from support.models import add_keyword_model
 from support.stack import Stack
@@ -54,3 +56,30 @@ def test_build_and_deploy_print_what_they_would_run() -> None:
     assert "helm upgrade --install model-sentiment" in deploy.stdout and "image.tag=v1" in deploy.stdout
     unknown = subprocess.run([str(JOBS / "deploy.sh"), "nope", "v1", "--dry-run"], capture_output=True, text=True)
     assert unknown.returncode == 2
+
+
+def test_a_job_beside_a_running_stack_finds_it_from_the_settings_file(stack: Stack, tmp_path: Path) -> None:
+    name = f"kw{uuid.uuid4().hex[:6]}"
+    models = tmp_path / "models"
+    add_keyword_model(models, name=name, action=name)
+    settings = tmp_path / "stack.env"
+    write_env_file(settings, {**stack.config.settings(), "MODELS_DIR": str(models)}, "as make up writes it")
+    bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "STACK_ENV_FILE": str(settings)}
+
+    done = subprocess.run(
+        [str(JOBS / "train.sh"), name, "--limit", "10"], env=bare, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and "as @challenger" in done.stdout, done.stdout + done.stderr
+
+    alone = subprocess.run(
+        [str(JOBS / "train.sh"), name],
+        env={**bare, "STACK_ENV_FILE": str(tmp_path / "no-stack-running.env")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert alone.returncode != 0
+    assert "Traceback" not in alone.stderr
+    assert alone.stderr.strip().splitlines()[-1] == (
+        "model-runtime: environment variable MLFLOW_TRACKING_URI must be set (or start the local stack with `make up`)"
+    )

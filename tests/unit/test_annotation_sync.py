@@ -96,7 +96,9 @@ def test_a_run_that_cannot_take_the_models_lock_touches_nothing() -> None:
     assert result.skipped
 
 
-def test_the_random_slice_is_at_least_one_task_when_asked_for() -> None:
-    assert SyncSettings(max_tasks=3, random_fraction=0.1).random_tasks == 1
-    assert SyncSettings(max_tasks=100, random_fraction=0.1).random_tasks == 10
-    assert SyncSettings(max_tasks=100, random_fraction=0).random_tasks == 0
+def test_the_random_slice_is_its_share_of_what_is_sent_and_at_least_one_task() -> None:
+    settings = SyncSettings(max_tasks=100, random_fraction=0.1)
+    assert settings.split(5000) == (10, 90)  # capped
+    assert settings.split(6) == (1, 5)  # few candidates: most still go least confident first
+    assert settings.split(0) == (0, 0)
+    assert SyncSettings(max_tasks=100, random_fraction=0).split(50) == (0, 50)

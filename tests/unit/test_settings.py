@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from gateway.settings import Settings
-from inference_core.settings import SettingsError
+from inference_core.settings import SettingsError, use_local_stack, write_env_file
 
 
 def test_defaults_point_at_the_local_stack() -> None:
@@ -28,3 +30,21 @@ def test_prefix_applies_to_every_resource_name() -> None:
 def test_bad_values_name_the_variable(environ: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env(environ)
+
+
+def test_a_running_stacks_settings_fill_only_what_the_environment_leaves_unset(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write_env_file(repo / ".run" / "stack.env", {"A": "from-file", "B": "from-file"}, "test")
+    below = repo / "ml-models" / "app"
+    below.mkdir(parents=True)
+
+    environ = {"A": "mine", "B": " "}
+    assert use_local_stack(environ, cwd=below) == repo / ".run" / "stack.env"  # found from a subdirectory
+    assert environ == {"A": "mine", "B": "from-file"}
+    off = {"STACK_ENV_FILE": ""}  # "" turns it off
+    assert use_local_stack(off, cwd=below) is None and off == {"STACK_ENV_FILE": ""}
+    nothing: dict[str, str] = {}
+    assert use_local_stack(nothing, cwd=tmp_path) is None and nothing == {}  # no stack running here
+    named = {"STACK_ENV_FILE": str(repo / ".run" / "stack.env")}
+    use_local_stack(named, cwd=tmp_path)
+    assert named["B"] == "from-file"

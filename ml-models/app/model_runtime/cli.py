@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from inference_core.settings import SettingsError, use_local_stack
 from model_runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -49,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ensure.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
 
-    settings = RuntimeSettings.from_env()
+    use_local_stack()
+    try:
+        settings = RuntimeSettings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"model-runtime: {exc} (or start the local stack with `make up`)") from None
     if args.command == "serve":
         serve(settings)
     elif args.command == "ensure-champions":
