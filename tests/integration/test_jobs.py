@@ -8,9 +8,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+from sqlalchemy import insert
 
+from inference_core.db.labels import LabelledText
+from inference_core.db.schema import labels
 from inference_core.settings import write_env_file
+from model_runtime.human_labels import split
 from model_runtime.registry import CHALLENGER, CHAMPION, ModelRegistry
+from support.annotation import store_answers
 from support.models import add_keyword_model
 from support.stack import Stack
 
@@ -19,8 +25,8 @@ pytestmark = pytest.mark.integration
 JOBS = Path(__file__).resolve().parents[2] / "ml-models" / "app" / "jobs"
 
 
-def job(stack: Stack, models_dir: Path, *args: str) -> str:
-    env = {**stack.env(), "MODELS_DIR": str(models_dir), "PROMOTED_BY": "ci-pipeline#42"}
+def job(stack: Stack, models_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    env = {**stack.env(), "MODELS_DIR": str(models_dir), "PROMOTED_BY": "ci-pipeline#42", **(env or {})}
     done = subprocess.run([str(JOBS / args[0]), *args[1:]], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -83,3 +89,44 @@ def test_a_job_beside_a_running_stack_finds_it_from_the_settings_file(stack: Sta
     assert alone.stderr.strip().splitlines()[-1] == (
         "model-runtime: environment variable MLFLOW_TRACKING_URI must be set (or start the local stack with `make up`)"
     )
+
+
+def test_training_uses_peoples_labels_and_promotion_is_scored_on_the_held_out_ones(
+    stack: Stack, tmp_path: Path
+) -> None:
+    name = f"kw{uuid.uuid4().hex[:6]}"
+    add_keyword_model(tmp_path, name=name, action=name)
+    ids = store_answers(stack.engine, [0.6] * 80, model=name)
+    with stack.engine.begin() as conn:
+        conn.execute(
+            insert(labels),
+            [
+                {"request_id": i, "source": "client", "label": "negative" if n % 2 else "positive"}
+                for n, i in enumerate(ids)
+            ],
+        )
+    expected = split([LabelledText(i, "", "") for i in ids], ("",))
+    env = {"HUMAN_HELD_OUT_MIN": "5"}
+
+    trained = job(stack, tmp_path, "train.sh", name, "--limit", "10", env=env)
+    assert f"({len(expected.train)} human labels in training, {len(expected.held_out)} held out)" in trained
+    registry = ModelRegistry(stack.config.mlflow_uri)
+    first = registry.by_alias(name, CHALLENGER)
+    assert first is not None
+    params = MlflowClient(stack.config.mlflow_uri).get_run(str(first.run_id)).data.params
+    assert int(params["human_labels_train"]) == len(expected.train) > 0
+    assert int(params["human_labels_held_out"]) == len(expected.held_out) >= 5
+    assert len(params["human_labels_fingerprint"]) == 64
+
+    job(stack, tmp_path, "eval.sh", name, "--promote", "0", env=env)  # the first champion
+    job(stack, tmp_path, "train.sh", name, env=env)
+    decided = job(stack, tmp_path, "eval.sh", name, "--promote", "0", env=env)
+    assert "human held-out accuracy" in decided and f"on {len(expected.held_out)} labels" in decided, decided
+
+    record = MlflowClient(stack.config.mlflow_uri).search_runs(
+        [MlflowClient(stack.config.mlflow_uri).get_experiment_by_name(f"{name}-promotions").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
+    assert {"challenger_human_accuracy", "champion_human_accuracy", "human_held_out"} <= set(record.data.metrics)
+    assert "human held-out accuracy" in record.data.tags["reason"]

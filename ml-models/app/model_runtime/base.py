@@ -30,6 +30,9 @@ class TrainOptions:
     limit: int | None = None  # train on at most this many examples (quick runs, tests)
     seed: int = 0
     progress: bool = True
+    # People's (text, label) pairs to learn from as well (model_runtime.human_labels): a model whose
+    # results are labels adds them to its training data; others ignore them.
+    human_examples: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)

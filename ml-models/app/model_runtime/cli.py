@@ -1,7 +1,7 @@
 """``model-runtime``: the one command line behind the model service and its jobs.
 
     model-runtime serve                                     # the worker for $MODEL_NAME (composition root)
-    model-runtime train --model sentiment                   # train, log to MLflow, register as @challenger
+    model-runtime train --model sentiment                   # train (with people's labels), register as @challenger
     model-runtime eval --model sentiment --version 3        # score a version (a number or an alias)
     model-runtime promote --model sentiment --margin 0.005  # challenger -> champion only if better by the margin
     model-runtime rollback --model sentiment                # champion -> the version it replaced
@@ -23,6 +23,8 @@ from model_runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from model_runtime.base import TrainOptions
+    from model_runtime.catalog import ModelSpec
+    from model_runtime.human_labels import HumanSplit
 
 log = logging.getLogger("model_runtime")
 
@@ -70,25 +72,54 @@ def run_job(settings: RuntimeSettings, args: argparse.Namespace) -> None:
 
     registry = ModelRegistry(settings.tracking_uri)
     spec = find(settings.models_dir, args.model)
+    human = _human_split(settings, spec)
+    scored_on = human.gate(settings.human_held_out_min) if human else []
     if args.command == "train":
         options = _options(settings, args.limit)
-        version = lifecycle.train_and_register(spec, registry, options, args.alias or None, settings.artifact_cache_dir)
-        print(f"registered {spec.name} version {version.version}" + (f" as @{args.alias}" if args.alias else ""))
+        version = lifecycle.train_and_register(
+            spec, registry, options, args.alias or None, settings.artifact_cache_dir, human
+        )
+        print(
+            f"registered {spec.name} version {version.version}"
+            + (f" as @{args.alias}" if args.alias else "")
+            + (f" ({len(human.train)} human labels in training, {len(human.held_out)} held out)" if human else "")
+        )
     elif args.command == "eval":
         result = lifecycle.evaluate(
-            spec, registry, registry.resolve(spec.name, args.version), _options(settings, args.limit)
+            spec, registry, registry.resolve(spec.name, args.version), _options(settings, args.limit), scored_on
         )
         print(
             f"{spec.name} v{result.ref.version}: "
             + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
         )
     elif args.command == "promote":
-        decision = lifecycle.promote(spec, registry, _options(settings, args.limit), args.margin, settings.decided_by)
+        decision = lifecycle.promote(
+            spec, registry, _options(settings, args.limit), args.margin, settings.decided_by, scored_on
+        )
         verdict = "PROMOTED" if decision.promoted else "REFUSED"
         print(f"{verdict}: {spec.name} v{decision.challenger.ref.version} ({decision.reason})")
     elif args.command == "rollback":
         previous = lifecycle.rollback(spec, registry, settings.decided_by)
         print(f"{spec.name}@champion is back to version {previous.version}")
+
+
+def _human_split(settings: RuntimeSettings, spec: ModelSpec) -> HumanSplit | None:
+    """People's labels of the model, split; None for a model whose results are not labels, or
+    where no database is configured."""
+    from inference_core.db.engine import make_engine
+    from inference_core.db.labels import PostgresLabels
+    from model_runtime.human_labels import split
+
+    if not spec.labels:
+        return None
+    if settings.database_url is None:
+        log.info("DATABASE_URL is not set: %s trains and is scored without people's labels", spec.name)
+        return None
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        return split(PostgresLabels(engine).labelled(spec.name), spec.labels)
+    finally:
+        engine.dispose()
 
 
 def _options(settings: RuntimeSettings, limit: int | None) -> TrainOptions:

@@ -6,17 +6,20 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from inference_core.db.labels import LabelledText
 from inference_core.reference import ARTIFACT_PATH as REFERENCE_ARTIFACT_PATH
 from inference_core.reference import ReferenceSample
+from model_runtime import human_labels
 from model_runtime.base import AbstractModel, TrainOptions
 from model_runtime.catalog import ModelSpec, load_class
+from model_runtime.human_labels import HumanSplit
 from model_runtime.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, ModelVersionRef
 
 log = logging.getLogger(__name__)
@@ -28,9 +31,19 @@ def train_and_register(
     options: TrainOptions,
     alias: str | None = None,
     cache_dir: Path | None = None,
+    human: HumanSplit | None = None,
 ) -> ModelVersionRef:
-    """Train, log the run, register a version; keep a copy of its artifacts in `cache_dir` if given."""
+    """Train, log the run, register a version; keep a copy of its artifacts in `cache_dir` if given.
+
+    With `human`, its training part is added to the model's own training data, and the run records
+    how many people's labels it used, how many are held out, and the fingerprint of the set.
+    """
     model_class = load_class(spec)
+    human_params: dict[str, Any] = {}
+    if human is not None:
+        options = replace(options, human_examples=[(item.text, item.label) for item in human.train])
+        human_params = human.params()
+        log.info("%s: training with %d human labels (%d held out)", spec.name, len(human.train), len(human.held_out))
     with tempfile.TemporaryDirectory(prefix=f"train-{spec.name}-") as workdir:
         artifacts = Path(workdir) / "model"
         output = model_class.train(artifacts, options)
@@ -39,7 +52,7 @@ def train_and_register(
             write_reference(model_class.load(artifacts, options.device), output.reference_texts, artifacts)
         run_id = registry.log_run(
             experiment=spec.name,
-            params={**output.params, "device": str(options.device), "limit": options.limit or "all"},
+            params={**output.params, **human_params, "device": str(options.device), "limit": options.limit or "all"},
             metrics=output.metrics,
             artifacts_dir=artifacts,
             tags={"model": spec.name, "action": spec.action},
@@ -121,11 +134,25 @@ class Decision:
     reason: str
 
 
-def evaluate(spec: ModelSpec, registry: ModelRegistry, ref: ModelVersionRef, options: TrainOptions) -> Evaluation:
-    """Score one version on the model's held-out data; the scores go to MLflow (a run and version tags)."""
+HUMAN_ACCURACY = "human_accuracy"  # on the held-out part of people's labels
+HUMAN_HELD_OUT = "human_held_out"  # how many labels that score is over
+
+
+def evaluate(
+    spec: ModelSpec,
+    registry: ModelRegistry,
+    ref: ModelVersionRef,
+    options: TrainOptions,
+    human_held_out: Sequence[LabelledText] = (),
+) -> Evaluation:
+    """Score one version on the model's held-out data, and on people's held-out labels when given;
+    the scores go to MLflow (a run and version tags)."""
     with tempfile.TemporaryDirectory(prefix=f"eval-{spec.name}-") as tmp:
         model = load_class(spec).load(registry.download(ref, Path(tmp)), options.device)
         metrics = model.eval(options)
+        if human_held_out:
+            metrics[HUMAN_ACCURACY] = human_labels.accuracy(model, human_held_out)
+            metrics[HUMAN_HELD_OUT] = float(len(human_held_out))
     if spec.metric not in metrics:
         raise ValueError(f"{spec.name}.eval() returned {sorted(metrics)}, not its declared metric {spec.metric!r}")
     registry.log_run(
@@ -139,30 +166,32 @@ def evaluate(spec: ModelSpec, registry: ModelRegistry, ref: ModelVersionRef, opt
 
 
 def promote(
-    spec: ModelSpec, registry: ModelRegistry, options: TrainOptions, margin: float, decided_by: str
+    spec: ModelSpec,
+    registry: ModelRegistry,
+    options: TrainOptions,
+    margin: float,
+    decided_by: str,
+    human_held_out: Sequence[LabelledText] = (),
 ) -> Decision:
-    """Move champion to the challenger only if it beats the champion by `margin` on the declared metric.
+    """Move champion to the challenger only if it beats the champion by `margin` on the declared metric
+    and, when people's held-out labels are given, scores no worse than the champion on them.
 
-    Both versions are scored now, on the same held-out data. Either way, the decision (both
-    scores, the margin, who decided, when) is recorded in MLflow.
+    Both versions are scored now, on the same held-out data. Either way, the decision (every
+    score, the margin, who decided, when) is recorded in MLflow.
     """
     challenger_ref = registry.by_alias(spec.name, CHALLENGER)
     if challenger_ref is None:
         raise LookupError(f"{spec.name} has no @{CHALLENGER}; train one first (jobs/train.sh {spec.name})")
     champion_ref = registry.by_alias(spec.name, CHAMPION)
-    challenger = evaluate(spec, registry, challenger_ref, options)
+    challenger = evaluate(spec, registry, challenger_ref, options, human_held_out)
     champion = None
     if champion_ref is None:
         promoted, reason = True, "no champion yet"
     elif champion_ref.version == challenger_ref.version:
         promoted, reason = False, "the challenger already is the champion"
     else:
-        champion = evaluate(spec, registry, champion_ref, options)
-        gain = challenger.metrics[spec.metric] - champion.metrics[spec.metric]
-        if not spec.greater_is_better:
-            gain = -gain
-        promoted = gain >= margin
-        reason = f"{spec.metric} {'improves' if gain > 0 else 'changes'} by {gain:+.4f}; required margin {margin:+.4f}"
+        champion = evaluate(spec, registry, champion_ref, options, human_held_out)
+        promoted, reason = decide(spec, margin, challenger.metrics, champion.metrics)
 
     if promoted:
         if champion_ref is not None:
@@ -178,6 +207,28 @@ def promote(
         reason,
     )
     return decision
+
+
+def decide(
+    spec: ModelSpec, margin: float, challenger: dict[str, float], champion: dict[str, float]
+) -> tuple[bool, str]:
+    """Promote when the declared metric gains `margin` and people's held-out accuracy (when both
+    versions were scored on it) does not fall; the reason names both."""
+    gain = challenger[spec.metric] - champion[spec.metric]
+    if not spec.greater_is_better:
+        gain = -gain
+    promoted = gain >= margin
+    reason = f"{spec.metric} {'improves' if gain > 0 else 'changes'} by {gain:+.4f}; required margin {margin:+.4f}"
+    if HUMAN_ACCURACY in challenger and HUMAN_ACCURACY in champion:
+        was, now = champion[HUMAN_ACCURACY], challenger[HUMAN_ACCURACY]
+        falls = now < was
+        promoted = promoted and not falls
+        reason += f"; human held-out accuracy {was:.4f} -> {now:.4f} on {int(challenger[HUMAN_HELD_OUT])} labels" + (
+            " (falls)" if falls else ""
+        )
+    else:
+        reason += "; not enough human held-out labels to compare"
+    return promoted, reason
 
 
 def rollback(spec: ModelSpec, registry: ModelRegistry, decided_by: str) -> ModelVersionRef:
@@ -206,6 +257,10 @@ def _record(spec: ModelSpec, registry: ModelRegistry, decision: Decision, decide
     metrics = {"challenger_score": decision.challenger.metrics[spec.metric]}
     if decision.champion is not None:
         metrics["champion_score"] = decision.champion.metrics[spec.metric]
+    for side, evaluation in (("challenger", decision.challenger), ("champion", decision.champion)):
+        if evaluation is not None and HUMAN_ACCURACY in evaluation.metrics:
+            metrics[f"{side}_{HUMAN_ACCURACY}"] = evaluation.metrics[HUMAN_ACCURACY]
+            metrics[HUMAN_HELD_OUT] = evaluation.metrics[HUMAN_HELD_OUT]
     registry.log_run(
         f"{spec.name}-promotions",
         params={

@@ -37,6 +37,9 @@ class RuntimeSettings:
     artifact_cache_dir: Path | None = None
     # Who promotes or rolls back, as recorded in MLflow (CI sets it to the pipeline and run).
     decided_by: str = "unknown"
+    # Where people's labels are (the platform's database): training adds them, promotion checks them.
+    database_url: str | None = None
+    human_held_out_min: int = 30  # fewer held-out human labels than this do not gate a promotion
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -62,4 +65,6 @@ class RuntimeSettings:
             announce_started=env.text("WORKER_ANNOUNCE_STARTED", "true").lower() in ("true", "1", "yes"),
             decided_by=env.text("PROMOTED_BY", f"{getpass.getuser()}@{socket.gethostname()}"),
             artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,
+            database_url=env.optional("DATABASE_URL"),
+            human_held_out_min=env.integer("HUMAN_HELD_OUT_MIN", 30, minimum=1),
         )

@@ -86,6 +86,8 @@ class SentimentModel(AbstractModel):
         }
         torch.manual_seed(options.seed)
         train_set, validation_set = load_examples(options.limit, options.seed)
+        # People's labels join the training data; the validation set stays the corpus's own.
+        train_set += [(text, LABELS.index(label)) for text, label in options.human_examples if label in LABELS]
         encoder = load_model(device=str(options.device))
         model = cls(encoder, SentimentHead(params["hidden"], params["dropout"]).to(options.device), options.device)
         # encode() returns inference-mode tensors; a clone outside that mode can feed autograd.
