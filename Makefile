@@ -16,7 +16,7 @@ MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
 PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml */app/pyproject.toml))
 TYPED_PACKAGES := $(patsubst %/py.typed,%,$(wildcard */*/py.typed */app/*/py.typed))
 
-.PHONY: help venvs up monitor test test-unit lint bench bench-drift clean
+.PHONY: help venvs up monitor test test-unit lint bench bench-drift bench-annotation clean
 
 help:
 	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, Label Studio, gateway, workers, jobs)"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmark a running platform (make up in another terminal)"
 	@echo "make bench-drift - false alarms and detection of the drift verdict per window size (make up running)"
+	@echo "make bench-annotation - annotation sync time for 1,000 and 10,000 candidate requests (make up running)"
 
 venvs: $(VENV)/.installed $(LS_VENV)/.installed $(LABEL_STUDIO_VENV)/.installed
 
@@ -72,6 +73,9 @@ bench: $(VENV)/.installed
 
 bench-drift: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/drift_calibration.py
+
+bench-annotation: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/annotation_sync.py
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) $(LABEL_STUDIO_VENV) .run
