@@ -9,7 +9,7 @@ failure to reach the server, or an answer that is not a success, raises
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,26 +65,28 @@ class LabelStudio:
 
     def tasks_after(self, project_id: int, task_id: int) -> Iterator[dict[str, Any]]:
         """The project's tasks whose id is above `task_id`, lowest id first."""
-        item = {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": task_id}
-        return self._tasks(project_id, item, "tasks:id")
+        return self._pages(project_id, "id", "Number", task_id, lambda task: task["id"])
 
     def tasks_changed_since(self, project_id: int, since: datetime) -> Iterator[dict[str, Any]]:
         """The project's tasks changed (annotated, edited, annotation deleted) after `since`, oldest first."""
-        value = since.astimezone(UTC).strftime(_TIME_FORMAT)
-        item = {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": value}
-        return self._tasks(project_id, item, "tasks:updated_at")
+        start = since.astimezone(UTC).strftime(_TIME_FORMAT)
+        return self._pages(project_id, "updated_at", "Datetime", start, lambda task: _filter_time(task["updated_at"]))
 
-    def _tasks(self, project_id: int, item: dict[str, Any], ordering: str) -> Iterator[dict[str, Any]]:
-        query = json.dumps({"filters": {"conjunction": "and", "items": [item]}, "ordering": [ordering]})
-        page = 1
+    def _pages(
+        self, project_id: int, field: str, kind: str, start: Any, key: Callable[[dict[str, Any]], Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Keyset pagination: each page asks for what comes after the last one's final `field`, so
+        tasks that change while the listing runs cannot shift a page boundary and be skipped."""
+        after = start
         while True:
-            params = {"project": project_id, "fields": "all", "page": page, "page_size": PAGE_SIZE, "query": query}
-            answer = self._call("GET", "/api/tasks", params=params, missing_is_empty=True)
-            tasks = answer.get("tasks", [])
+            item = {"filter": f"filter:tasks:{field}", "operator": "greater", "type": kind, "value": after}
+            query = json.dumps({"filters": {"conjunction": "and", "items": [item]}, "ordering": [f"tasks:{field}"]})
+            params = {"project": project_id, "fields": "all", "page": 1, "page_size": PAGE_SIZE, "query": query}
+            tasks = self._call("GET", "/api/tasks", params=params, missing_is_empty=True).get("tasks", [])
             yield from tasks
             if len(tasks) < PAGE_SIZE:
                 return
-            page += 1
+            after = key(tasks[-1])
 
     def _call(self, method: str, path: str, *, missing_is_empty: bool = False, **kwargs: Any) -> Any:
         try:
@@ -94,7 +96,7 @@ class LabelStudio:
                 f"Label Studio at {self._base_url} is unreachable ({method} {path}: {type(exc).__name__}: {exc}); "
                 "is it running? (make up starts it; LABEL_STUDIO_URL says where it is)"
             ) from exc
-        if response.status_code == 404 and missing_is_empty:  # a page past the last one
+        if response.status_code == 404 and missing_is_empty:  # it answers 404 for a page it cannot fill
             return {}
         if response.status_code in (401, 403):
             raise LabelStudioUnavailable(
@@ -107,3 +109,8 @@ class LabelStudio:
                 f"Label Studio answered {response.status_code} to {method} {path}: {response.text[:300]}"
             )
         return response.json() if response.content else {}
+
+
+def _filter_time(raw: str) -> str:
+    """A task's timestamp in the one form the filters accept."""
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC).strftime(_TIME_FORMAT)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from annotation import label_studio as label_studio_api
 from annotation.label_studio import LabelStudio, LabelStudioUnavailable
 from annotation.store import PostgresAnnotations
 from annotation.sync import SyncSettings, sync_model
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def board(label_studio: LabelStudioServer) -> Iterator[LabelStudio]:
+def board(label_studio: LabelStudioServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabelStudio]:
+    monkeypatch.setattr(label_studio_api, "PAGE_SIZE", 3)  # listings of a few tasks take several pages
     client = LabelStudio(label_studio.url, label_studio.api_key)
     yield client
     client.close()
