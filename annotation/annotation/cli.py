@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"annotation-sync: {exc} (or start the local stack with `make up`)", file=sys.stderr)
         return 2
-    engine = make_engine(settings.database_url, pool_size=1)
+    engine = make_engine(settings.database_url, pool_size=2)  # one holds the model's lock, one works
     board = LabelStudio(settings.label_studio_url, settings.label_studio_api_key, settings.timeout_seconds)
     try:
         store = PostgresAnnotations(engine)

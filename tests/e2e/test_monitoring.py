@@ -38,6 +38,7 @@ class Judged:
     ordinary: Window
     shifted: Window
     runs: dict[str, RunRecord]
+    calibrated_before: bool  # the version's calibration was stored before these runs
 
 
 def send(gateway: GatewayClient, texts: list[str]) -> Window:
@@ -58,10 +59,14 @@ def judged(gateway: GatewayClient, platform: Platform) -> Iterator[Judged]:
     settings = Settings.from_env(platform.stack.env())
     engine = make_engine(settings.database_url)
     monitor = build_monitor(settings, engine)
+    version = monitor.references.champion("sentiment")
+    assert version is not None
+    # Another test may have judged this version first; then its calibration is stored already.
+    calibrated = monitor.references.calibration("sentiment", version, settings.drift.calibration_key) is not None
     runs = {}
     for name, window in (("ordinary", ordinary), ("shifted", shifted)):
         [runs[name]] = run_model(monitor, "sentiment", "sentiment", window)
-    yield Judged(monitor, engine, ordinary, shifted, runs)
+    yield Judged(monitor, engine, ordinary, shifted, runs, calibrated)
     engine.dispose()
 
 
@@ -89,8 +94,8 @@ def test_technical_product_and_log_text_is_drift_on_the_text_and_its_embedding(j
 
 
 def test_the_calibration_is_stored_with_the_reference_in_mlflow_and_reused(judged: Judged) -> None:
-    # The first run of the version calibrated its reference and stored it; the second read it back.
-    assert judged.runs["ordinary"].calibration_seconds > 0
+    # The version's first run calibrated its reference and stored it; every later run reads it back.
+    assert (judged.runs["ordinary"].calibration_seconds > 0) is not judged.calibrated_before
     assert judged.runs["shifted"].calibration_seconds == 0
 
 

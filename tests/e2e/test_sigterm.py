@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 import devstack
+from inference_core.aws.clients import aws_client
 from inference_core.db.engine import make_engine
 from inference_core.db.schema import outbox
 from inference_core.events import EventType
+from inference_core.settings import AwsSettings, Env
 from support.models import add_keyword_model
 from support.stack import Stack, statuses_once_finished
 
@@ -78,6 +80,30 @@ def wait_until_serving(url: str) -> None:
     raise AssertionError(f"the {MODEL} worker never announced itself")
 
 
+def where_they_are(services: Services, request_ids: dict[str, str | None]) -> str:
+    """Where unfinished requests are stuck: unpublished outbox rows, the model queue, its dead-letter queue."""
+    engine = make_engine(services.config.database_url)
+    with engine.connect() as conn:
+        unpublished = conn.execute(
+            select(func.count()).where(
+                outbox.c.published_at.is_(None),
+                or_(*[outbox.c.body.contains(i) for i in request_ids]),
+            )
+        ).scalar_one()
+    engine.dispose()
+    aws = AwsSettings.from_env(Env(services.config.env()))
+    names, sqs = aws.names, aws_client("sqs", aws)
+    counts = []
+    for queue in (names.model_queue(MODEL), names.dead_letter_queue(names.model_queue(MODEL))):
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        counts.append(
+            f"{queue}: {attributes['ApproximateNumberOfMessages']} visible, "
+            f"{attributes['ApproximateNumberOfMessagesNotVisible']} in flight"
+        )
+    return f"{unpublished} of their events unpublished in the outbox; " + "; ".join(counts)
+
+
 def burst(url: str, seconds: float) -> tuple[list[str], list[str]]:
     """Submit from several clients for `seconds`; the accepted ids, and anything but 202 or a refused connection."""
     accepted: list[str] = []
@@ -132,7 +158,10 @@ def test_sigterm_under_load_exits_within_its_grace_and_loses_nothing(services: S
         accepted += burst(url, 0.5)[0]
     statuses = statuses_once_finished(services.config.database_url, accepted, 90)
     unfinished = {i: statuses.get(i) for i in accepted if statuses.get(i) != "succeeded"}
-    assert unfinished == {}, f"{len(unfinished)} of {len(accepted)} accepted requests did not finish"
+    assert unfinished == {}, (
+        f"{len(unfinished)} of {len(accepted)} accepted requests did not finish; "
+        + where_they_are(services, unfinished)
+    )
     engine = make_engine(services.config.database_url)
     with engine.connect() as conn:
         completions = conn.execute(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +168,22 @@ def test_a_wrong_api_key_is_named(engine: Engine, label_studio: LabelStudioServe
     wrong = LabelStudio(label_studio.url, "not-the-key")
     with pytest.raises(LabelStudioUnavailable, match="LABEL_STUDIO_API_KEY"):
         sync(wrong, engine, settings)
+
+
+def test_the_job_says_in_one_line_that_label_studio_is_down_and_exits_1(
+    engine: Engine, fresh_database: str, label_studio: LabelStudioServer
+) -> None:
+    store_answers(engine, [0.6])
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database,
+        "LABEL_STUDIO_URL": f"http://127.0.0.1:{free_port()}",
+        "LABEL_STUDIO_API_KEY": label_studio.api_key,
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "annotation-sync"), "run"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("annotation-sync: Label Studio at http://127.0.0.1:") and "is unreachable" in line
+    assert sent(engine) == {}
