@@ -563,40 +563,20 @@ def start_worker(config: StackConfig, model: str, extra_env: Mapping[str, str] |
 
 
 MONITORING_EVERY_MINUTES = 60  # the monitoring job judges each hour just after it ends
-
-
-def start_monitoring_schedule(config: StackConfig) -> Process:
-    """The monitoring job at the top of every hour (a CronJob in production: helm/monitoring-job)."""
-    return spawn(
-        "monitoring-job",
-        [
-            str(VENV_BIN / "python"),
-            str(ROOT / "tools" / "every.py"),
-            str(MONITORING_EVERY_MINUTES),
-            "--",
-            str(VENV_BIN / "monitoring-job"),
-            "run",
-        ],
-        config.env(),
-        config.run_dir / "logs",
-        CONSUMER_GRACE_SECONDS,
-    )
-
-
 ANNOTATION_SYNC_EVERY_MINUTES = 10
 
 
-def start_annotation_schedule(config: StackConfig) -> Process:
-    """The annotation sync every 10 minutes (a CronJob in production: helm/annotation-sync)."""
+def start_schedule(config: StackConfig, job: str, every_minutes: int, *args: str) -> Process:
+    """A job run every `every_minutes` on the clock (tools/every.py; a CronJob in production)."""
     return spawn(
-        "annotation-sync",
+        job,
         [
             str(VENV_BIN / "python"),
             str(ROOT / "tools" / "every.py"),
-            str(ANNOTATION_SYNC_EVERY_MINUTES),
+            str(every_minutes),
             "--",
-            str(VENV_BIN / "annotation-sync"),
-            "run",
+            str(VENV_BIN / job),
+            *args,
         ],
         config.env(),
         config.run_dir / "logs",
@@ -639,9 +619,9 @@ def up(config: StackConfig) -> None:
         for model in model_names(config.models_dir):
             start_worker(config, model)
         start_gateway(config)
-        start_monitoring_schedule(config)
+        start_schedule(config, "monitoring-job", MONITORING_EVERY_MINUTES, "run")  # helm/monitoring-job
         if config.annotation:
-            start_annotation_schedule(config)
+            start_schedule(config, "annotation-sync", ANNOTATION_SYNC_EVERY_MINUTES, "run")  # helm/annotation-sync
         print(
             f"\nThe platform is up. Logs: {config.run_dir / 'logs'}\n"
             f"  Gateway:  {config.gateway_url}   (OpenAPI: {config.gateway_url}/openapi.json)\n"

@@ -1,8 +1,8 @@
 """``annotation-sync run [--model NAME]``: the sync job's composition root.
 
-Exit status 0 when every model synced, 1 when Label Studio could not be reached or refused a call
-(the message says which; nothing was lost, the next run goes on from where this one stopped),
-2 for a wrong setting or model name.
+Exit status 0 when every model synced; 1 when Label Studio could not be reached or refused a call
+(the message says which; nothing was lost, the next run goes on from where this one stopped) or a
+setting is missing; 2 for a model without labels.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from annotation.settings import Settings
 from annotation.store import PostgresAnnotations
 from annotation.sync import SyncResult, sync_model
 from inference_core.db.engine import make_engine
-from inference_core.settings import SettingsError, use_local_stack
+from inference_core.settings import job_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="push unsure predictions to Label Studio and pull people's labels")
     run.add_argument("--model", help="only this model (default: every model whose results are labels)")
     args = parser.parse_args(argv)
-    use_local_stack()
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"annotation-sync: {exc} (or start the local stack with `make up`)", file=sys.stderr)
-        return 2
+    settings = job_settings(Settings.from_env, "annotation-sync")
     engine = make_engine(settings.database_url, pool_size=2)  # one holds the model's lock, one works
     board = LabelStudio(settings.label_studio_url, settings.label_studio_api_key, settings.timeout_seconds)
     try:

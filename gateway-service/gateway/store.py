@@ -112,13 +112,13 @@ def record_outcome(conn: Connection, event: InferenceCompleted) -> bool:
     return True
 
 
-def register_action(conn: Connection, action: str, model_name: str, labels: Sequence[str] = ()) -> None:
+def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
     """Make an action known with its model's label set (bootstrap does this for every model folder)."""
-    label_set = list(labels) or None
+    declared = list(label_set) or None  # null: the model's results are not labels
     conn.execute(
         insert(model_actions)
-        .values(action=action, model_name=model_name, labels=label_set)
-        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": label_set})
+        .values(action=action, model_name=model_name, labels=declared)
+        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": declared})
     )
 
 

@@ -7,9 +7,12 @@ Each process builds its own frozen settings object in its composition root
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/inference"
 
@@ -44,6 +47,16 @@ def use_local_stack(environ: MutableMapping[str, str] | None = None, cwd: Path |
         if not environ.get(name, "").strip():
             environ[name] = value
     return path
+
+
+def job_settings(read: Callable[[], T], program: str) -> T:
+    """A job's settings, read by `read` after the running local stack filled the unset variables
+    (``use_local_stack``); a missing or malformed one ends the process with one line."""
+    use_local_stack()
+    try:
+        return read()
+    except SettingsError as exc:
+        raise SystemExit(f"{program}: {exc} (or start the local stack with `make up`)") from None
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ from inference_core.aws.s3 import S3Store
 from inference_core.db import monitoring
 from inference_core.db.engine import make_engine
 from inference_core.db.schema import RunStatus
-from inference_core.settings import SettingsError, use_local_stack
+from inference_core.settings import job_settings
 from monitoring_job.adapters import PostgresRuns, PostgresTraffic, S3Features, S3Reports
 from monitoring_job.baseline import Baseline, baseline
 from monitoring_job.registry import ReferenceRegistry
@@ -56,11 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     calibrate.add_argument("--version", help="default: the champion")
     args = parser.parse_args(argv)
 
-    use_local_stack()
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        raise SystemExit(f"monitoring-job: {exc} (or start the local stack with `make up`)") from None
+    settings = job_settings(Settings.from_env, "monitoring-job")
     if args.command == "calibrate":
         references = ReferenceRegistry(settings.mlflow_tracking_uri)
         version = args.version or references.champion(args.model)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from inference_core.settings import SettingsError, use_local_stack
+from inference_core.settings import job_settings
 from model_runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -52,11 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ensure.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
 
-    use_local_stack()
-    try:
-        settings = RuntimeSettings.from_env()
-    except SettingsError as exc:
-        raise SystemExit(f"model-runtime: {exc} (or start the local stack with `make up`)") from None
+    settings = job_settings(RuntimeSettings.from_env, "model-runtime")
     if args.command == "serve":
         serve(settings)
     elif args.command == "ensure-champions":
