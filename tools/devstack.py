@@ -464,7 +464,7 @@ def start_label_studio(config: StackConfig) -> Process | None:
             "COLLECT_ANALYTICS": "false",
         }
     )
-    log(f"starting Label Studio on {config.label_studio_url} (database {url.database}; the first start takes a minute)")
+    log(f"starting Label Studio on {config.label_studio_url} (database {url.database}; a first start takes ~20 s)")
     process = spawn(
         f"label-studio-{config.label_studio_port}",
         [

@@ -138,9 +138,10 @@ class PostgresAnnotations:
                 select(annotation_projects.c.pulled_until).where(annotation_projects.c.project_id == project_id)
             ).scalar()
 
-    def apply(self, model: str, project_id: int, tasks: Sequence[LabelledTask]) -> tuple[int, int]:
+    def apply(self, model: str, project_id: int, tasks: Sequence[LabelledTask], settled: datetime) -> tuple[int, int]:
         """Make the labels of each task's request what Label Studio holds now, and move the watermark to
-        the newest task's change. Returns (labels stored or changed, labels removed)."""
+        the newest task's change, never past `settled`; with no tasks, to `settled`. Returns (labels
+        stored or changed, labels removed)."""
         stored = removed = 0
         with self._engine.begin() as conn:
             known = _existing_requests(conn, [t.request_id for t in tasks if t.request_id is not None])
@@ -179,15 +180,14 @@ class PostgresAnnotations:
                             ).returning(labels.c.id)
                         ).all()
                     )
-            if tasks:
-                newest = max(task.updated_at for task in tasks)
-                statement = insert(annotation_projects).values(project_id=project_id, model=model, pulled_until=newest)
-                conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["project_id"],
-                        set_={"pulled_until": func.greatest(annotation_projects.c.pulled_until, newest)},
-                    )
+            newest = min(max(task.updated_at for task in tasks), settled) if tasks else settled
+            statement = insert(annotation_projects).values(project_id=project_id, model=model, pulled_until=newest)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["project_id"],
+                    set_={"pulled_until": func.greatest(annotation_projects.c.pulled_until, newest)},
                 )
+            )
         return stored, removed
 
 

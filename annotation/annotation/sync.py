@@ -7,7 +7,8 @@ Invariants:
   holds (ids above the last confirmed one) and imports only the ones it does not.
 - Label Studio is the source of truth for annotations: a pull makes each changed task's labels
   what Label Studio holds now (edited ones updated, deleted ones removed), so pulling the same
-  changes twice stores them once. The watermark only moves past changes that were applied.
+  changes twice stores them once. The watermark only moves past changes that were applied, and
+  stays a minute behind the run's start (changes that commit late are read by the next run).
 - The random slice is drawn before the uncertainty picks, from every candidate, so labels in it
   estimate quality without the bias of choosing the hard cases.
 """
@@ -63,7 +64,9 @@ class Annotations(Protocol):
 
     def pulled_until(self, project_id: int) -> datetime | None: ...
 
-    def apply(self, model: str, project_id: int, tasks: Sequence[LabelledTask]) -> tuple[int, int]: ...
+    def apply(
+        self, model: str, project_id: int, tasks: Sequence[LabelledTask], settled: datetime
+    ) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ class SyncSettings:
     random_fraction: float = 0.1  # of which drawn at random (at least one when above 0)
     lookback: timedelta = timedelta(days=7)  # only requests finished this recently are candidates
     project_prefix: str = ""  # Label Studio project title = prefix + model name
-    # Re-read changes this far behind the watermark: a task saved just before the last pull may
-    # have committed after it. Re-reading is harmless (the pull is idempotent).
+    # The watermark stays this far behind the run's start: a task saved just before a pull may
+    # commit after it reads (and Label Studio's clock may differ a little from this job's), so the
+    # next run reads the last minute again. Re-reading is harmless: the pull is idempotent.
     pull_overlap: timedelta = timedelta(minutes=1)
 
     def split(self, candidates: int) -> tuple[int, int]:
@@ -113,7 +117,7 @@ def sync_model(
         recovered = _recover(board, store, project_id)
         chosen = store.choose(model, project_id, now - settings.lookback, settings.split)
         pushed = _push(board, store, project_id)
-        pulled, stored, removed = _pull(board, store, model, project_id, label_set, settings.pull_overlap)
+        pulled, stored, removed = _pull(board, store, model, project_id, label_set, now - settings.pull_overlap)
     return SyncResult(
         model,
         project_id,
@@ -153,16 +157,17 @@ def _push(board: Board, store: Annotations, project_id: int) -> int:
 
 
 def _pull(
-    board: Board, store: Annotations, model: str, project_id: int, label_set: Sequence[str], overlap: timedelta
+    board: Board, store: Annotations, model: str, project_id: int, label_set: Sequence[str], settled: datetime
 ) -> tuple[int, int, int]:
-    watermark = store.pulled_until(project_id)
-    since = EPOCH if watermark is None else watermark - overlap
+    """Apply every task changed since the watermark; then every change up to `settled` is applied."""
+    since = store.pulled_until(project_id) or EPOCH
     pulled = stored = removed = 0
     annotators = board.annotators()
     changed = (read_task(raw, label_set, annotators) for raw in board.tasks_changed_since(project_id, since))
     for chunk in _chunks(changed, APPLY_CHUNK):
-        added, dropped = store.apply(model, project_id, chunk)
+        added, dropped = store.apply(model, project_id, chunk, settled)
         pulled, stored, removed = pulled + len(chunk), stored + added, removed + dropped
+    store.apply(model, project_id, [], settled)  # the listing is exhausted: nothing older is left to read
     return pulled, stored, removed
 
 

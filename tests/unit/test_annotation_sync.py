@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from annotation.labelling import Candidate, label_config, read_task, task
@@ -102,3 +102,60 @@ def test_the_random_slice_is_its_share_of_what_is_sent_and_at_least_one_task() -
     assert settings.split(6) == (1, 5)  # few candidates: most still go least confident first
     assert settings.split(0) == (0, 0)
     assert SyncSettings(max_tasks=100, random_fraction=0).split(50) == (0, 50)
+
+
+class RecordingStore:
+    """Holds the watermark and records what the pull applies; nothing is pending or to choose."""
+
+    def __init__(self, pulled_until: datetime | None) -> None:
+        self.watermark = pulled_until
+        self.applied: list[tuple[int, datetime]] = []
+
+    @contextmanager
+    def exclusive(self, model: str) -> Iterator[bool]:
+        yield True
+
+    def choose(self, *args: Any) -> dict[str, int]:
+        return {}
+
+    def pending(self, project_id: int) -> list[Candidate]:
+        return []
+
+    def pulled_until(self, project_id: int) -> datetime | None:
+        return self.watermark
+
+    def apply(self, model: str, project_id: int, tasks: Any, settled: datetime) -> tuple[int, int]:
+        self.applied.append((len(tasks), settled))
+        newest = min(max(t.updated_at for t in tasks), settled) if tasks else settled
+        self.watermark = max(self.watermark or newest, newest)
+        return 0, 0
+
+
+class OneChangedTask:
+    def __init__(self) -> None:
+        self.asked_since: list[datetime] = []
+
+    def ensure_project(self, title: str, label_config: str) -> int:
+        return 1
+
+    def annotators(self) -> dict[int, str]:
+        return {}
+
+    def tasks_changed_since(self, project_id: int, since: datetime) -> Iterator[dict[str, Any]]:
+        self.asked_since.append(since)
+        yield {"id": 1, "updated_at": "2026-11-25T08:00:00.000000Z", "data": {}, "annotations": []}
+
+
+def test_the_watermark_stays_a_minute_behind_the_run_and_moves_on_when_nothing_changed() -> None:
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    board, store = OneChangedTask(), RecordingStore(None)
+    settings = SyncSettings(pull_overlap=timedelta(minutes=1))
+    sync_model(board, store, "sentiment", ("a", "b"), settings, now)  # type: ignore[arg-type]
+    assert board.asked_since == [datetime(1970, 1, 1, tzinfo=UTC)]
+    settled = now - timedelta(minutes=1)
+    assert store.applied == [(1, settled), (0, settled)]  # the change, then "nothing older is left"
+    assert store.watermark == settled  # not the task's own 08:00, so the next run does not re-read it
+
+    later = now + timedelta(minutes=10)
+    sync_model(board, store, "sentiment", ("a", "b"), settings, later)  # type: ignore[arg-type]
+    assert board.asked_since[-1] == settled  # only what changed since the last run's settled time
