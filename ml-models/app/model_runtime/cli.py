@@ -68,7 +68,7 @@ def run_job(settings: RuntimeSettings, args: argparse.Namespace) -> None:
 
     registry = ModelRegistry(settings.tracking_uri)
     spec = find(settings.models_dir, args.model)
-    human = _human_split(settings, spec)
+    human = _human_split(settings, spec) if args.command in ("train", "eval", "promote") else None
     scored_on = human.gate(settings.human_held_out_min) if human else []
     if args.command == "train":
         options = _options(settings, args.limit)
