@@ -64,13 +64,12 @@ def get_inference(request_id: str) -> Response:
     while True:
         with deps().engine.connect() as conn:
             row = store.get_request(conn, parsed_id)
-        if row is None:
-            raise NotFound(f"no inference request {request_id}")
-        remaining = deadline - time.monotonic()
-        if row.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
-            with deps().engine.connect() as conn:
+            if row is None:
+                raise NotFound(f"no inference request {request_id}")
+            remaining = deadline - time.monotonic()
+            if row.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
                 labels = store.request_labels(conn, parsed_id)
-            return jsonify({**_request_json(row), "labels": [_label_json(label) for label in labels]})
+                return jsonify({**_request_json(row), "labels": [_label_json(label) for label in labels]})
         deps().waiter.wait(parsed_id, remaining)
 
 

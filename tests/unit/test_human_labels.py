@@ -13,7 +13,7 @@ from inference_core.db.labels import LabelledText
 from model_runtime.base import BatchOutput
 from model_runtime.catalog import ModelSpec
 from model_runtime.human_labels import HELD_OUT_PERCENT, accuracy, is_held_out, split
-from model_runtime.lifecycle import HUMAN_ACCURACY, HUMAN_HELD_OUT, decide
+from model_runtime.lifecycle import HUMAN_ACCURACY, HUMAN_HELD_OUT, answers, decide
 
 LABELS = ("negative", "positive")
 
@@ -61,7 +61,8 @@ class SaysPositive:
 
 def test_held_out_accuracy_is_the_share_the_model_labels_as_people_did() -> None:
     items = labelled(300) + labelled(100, "negative")
-    assert accuracy(SaysPositive(), items) == pytest.approx(0.75)  # type: ignore[arg-type]
+    predicted = answers(SaysPositive(), [item.text for item in items]).labels  # type: ignore[arg-type]
+    assert accuracy(predicted, items) == pytest.approx(0.75)
 
 
 SPEC = ModelSpec("m", "m", "model:M", Path("."), "accuracy")

@@ -151,7 +151,8 @@ def evaluate(
         model = load_class(spec).load(registry.download(ref, Path(tmp)), options.device)
         metrics = model.eval(options)
         if human_held_out:
-            metrics[HUMAN_ACCURACY] = human_labels.accuracy(model, human_held_out)
+            predicted = answers(model, [item.text for item in human_held_out]).labels
+            metrics[HUMAN_ACCURACY] = human_labels.accuracy(predicted, human_held_out)
             metrics[HUMAN_HELD_OUT] = float(len(human_held_out))
     if spec.metric not in metrics:
         raise ValueError(f"{spec.name}.eval() returned {sorted(metrics)}, not its declared metric {spec.metric!r}")
