@@ -16,7 +16,7 @@ MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
 PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml */app/pyproject.toml))
 TYPED_PACKAGES := $(patsubst %/py.typed,%,$(wildcard */*/py.typed */app/*/py.typed))
 
-.PHONY: help venvs up monitor test test-unit lint bench bench-drift bench-annotation clean
+.PHONY: help venvs up monitor test test-unit lint bench bench-compare bench-drift bench-annotation clean
 
 help:
 	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, Label Studio, gateway, workers, jobs)"
@@ -24,6 +24,7 @@ help:
 	@echo "make test   - unit, integration and end-to-end tests against real services"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmark a running platform (make up in another terminal)"
+	@echo "make bench-compare - cost per request: the platform against a plain synchronous server, the model alone (make up running)"
 	@echo "make bench-drift - false alarms and detection of the drift verdict per window size (make up running)"
 	@echo "make bench-annotation - annotation sync time for 1,000 and 10,000 candidate requests (make up running)"
 
@@ -70,6 +71,9 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/worker.py
+
+bench-compare: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/compare.py
 
 bench-drift: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/drift_calibration.py

@@ -124,6 +124,7 @@ def drain(
     max_messages: int = 10,
     concurrency: int = 1,
     rss: list[int] | None = None,
+    action: str = "sentiment",
 ) -> float:
     """Fill the queue with `count` requests, then time an in-process worker draining it."""
     from inference_core.aws.clients import aws_client
@@ -136,7 +137,7 @@ def drain(
 
     aws = settings.aws  # type: ignore[attr-defined]
     sqs, sns = aws_client("sqs", aws), aws_client("sns", aws)
-    fill(sqs, queue_url, count)
+    fill(sqs, queue_url, count, action)
     processed = 0
     done = threading.Event()
     worker = InferenceWorker(
@@ -174,7 +175,7 @@ def drain(
     return processed / (time.perf_counter() - start)
 
 
-def fill(sqs: object, queue_url: str, count: int) -> None:
+def fill(sqs: object, queue_url: str, count: int, action: str = "sentiment") -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from inference_core.events import InferenceRequested, encode, utcnow
@@ -186,7 +187,7 @@ def fill(sqs: object, queue_url: str, count: int) -> None:
                 "MessageBody": encode(
                     InferenceRequested(
                         request_id=uuid.uuid4(),
-                        action="sentiment",
+                        action=action,
                         text=f"{TEXTS[i % len(TEXTS)]} #{i}",
                         submitted_at=utcnow(),
                     )

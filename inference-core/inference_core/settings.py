@@ -138,6 +138,8 @@ class AwsSettings:
     region: str
     endpoint_url: str | None
     names: ResourceNames
+    # Where this process writes its AWS API call counts (inference_core.aws.calls), for benchmarks.
+    call_counts_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> AwsSettings:
@@ -150,6 +152,7 @@ class AwsSettings:
                 topic_base=env.text("SNS_TOPIC_NAME", "inference-events"),
                 bucket_base=env.text("S3_BUCKET_NAME", "inference-platform"),
             ),
+            call_counts_dir=Path(counts) if (counts := env.optional("AWS_CALL_COUNTS_DIR")) else None,
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from inference_core.aws import calls
 from inference_core.settings import AwsSettings
 
 # Fail fast when the endpoint is down: callers (the outbox relay, the readiness probe)
@@ -22,4 +23,6 @@ _CONFIG = Config(
 def aws_client(service: str, settings: AwsSettings) -> Any:
     """A new boto3 client for `service` (clients are thread-safe; sessions are not)."""
     session = boto3.session.Session(region_name=settings.region)
-    return session.client(service, endpoint_url=settings.endpoint_url, config=_CONFIG)
+    client = session.client(service, endpoint_url=settings.endpoint_url, config=_CONFIG)
+    calls.count(client, settings.call_counts_dir)
+    return client

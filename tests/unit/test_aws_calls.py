@@ -1,0 +1,48 @@
+"""Every client counts its AWS calls by operation; with a directory set, the counts are written there."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from botocore.stub import Stubber
+
+from inference_core.aws import calls
+from inference_core.aws.clients import aws_client
+from inference_core.settings import AwsSettings, ResourceNames
+
+
+def settings(directory: Path | None = None) -> AwsSettings:
+    return AwsSettings("us-east-1", "http://127.0.0.1:1", ResourceNames(), call_counts_dir=directory)
+
+
+def test_each_call_is_counted_once_by_service_and_operation(tmp_path: Path) -> None:
+    sqs = aws_client("sqs", settings())
+    before = calls.snapshot()
+    with Stubber(sqs) as stub:
+        for _ in range(3):
+            stub.add_response("get_queue_url", {"QueueUrl": "http://q"})
+        stub.add_response("delete_message_batch", {"Successful": [], "Failed": []})
+        for _ in range(3):
+            sqs.get_queue_url(QueueName="q")
+        sqs.delete_message_batch(QueueUrl="http://q", Entries=[{"Id": "0", "ReceiptHandle": "r"}])
+    after = calls.snapshot()
+    assert after.get("sqs.GetQueueUrl", 0) - before.get("sqs.GetQueueUrl", 0) == 3
+    assert after.get("sqs.DeleteMessageBatch", 0) - before.get("sqs.DeleteMessageBatch", 0) == 1
+
+
+def test_the_counts_are_written_to_the_directory_for_a_reader_outside(tmp_path: Path) -> None:
+    sns = aws_client("sns", settings(tmp_path))
+    with Stubber(sns) as stub:
+        stub.add_response("list_topics", {"Topics": []})
+        sns.list_topics()
+    target = tmp_path / f"{os.getpid()}.json"
+    deadline = time.monotonic() + 5
+    while (
+        time.monotonic() < deadline
+        and json.loads(target.read_text() if target.exists() else "{}").get("sns.ListTopics", 0) < 1
+    ):
+        time.sleep(0.1)
+    assert json.loads(target.read_text())["sns.ListTopics"] >= 1
