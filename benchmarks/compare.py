@@ -20,7 +20,8 @@ worker's mean batch size (requests per S3 features write). The load generator (t
 shares the cores with everything it measures, as a client on the same machine would.
 
 ``--profile`` samples the gateway, dispatcher and worker with py-spy during the burst and prints
-each one's top functions by own CPU samples (the profiles stay in ``--profile-dir``).
+each one's top functions by own samples while holding the GIL (Python's CPU; the model's native
+compute releases it), kept in ``--profile-dir``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class Profiles:
         import subprocess
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        spy = [str(devstack.VENV_BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "--rate", "200"]
+        spy = [str(devstack.VENV_BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "--gil", "--rate", "100"]
         spies = [
             subprocess.Popen(
                 [*spy, "--format", "raw", "--pid", str(pid), "--output", str(self.directory / f"{group}.txt")],

@@ -8,7 +8,8 @@
    the events of requests accepted but not finished are published again, since the queues that
    held them are gone.
 
-    python localstack/bootstrap.py   # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR, SQS_MAX_RECEIVE_COUNT
+    python localstack/bootstrap.py   # reads DATABASE_URL, AWS_*, RESOURCE_PREFIX, MODELS_DIR,
+    # SQS_MAX_RECEIVE_COUNT, SQS_VISIBILITY_TIMEOUT_SECONDS
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ def main() -> None:
         aws_client("s3", aws),
         aws.names,
         [ModelRoute(spec.name, spec.action) for spec in specs],
-        QueueSettings(max_receive_count=env.integer("SQS_MAX_RECEIVE_COUNT", 5, minimum=1, maximum=1000)),
+        QueueSettings(
+            max_receive_count=env.integer(
+                "SQS_MAX_RECEIVE_COUNT", QueueSettings.max_receive_count, minimum=1, maximum=1000
+            ),
+            visibility_timeout_seconds=env.integer(
+                "SQS_VISIBILITY_TIMEOUT_SECONDS", QueueSettings.visibility_timeout_seconds, minimum=1, maximum=43_200
+            ),
+        ),
     )
     engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:
