@@ -8,7 +8,7 @@ from flask import Flask
 
 from gateway.api import Dependencies, bp, register_error_handlers
 from gateway.monitoring_api import bp as monitoring_bp
-from gateway.settings import Settings
+from gateway.settings import THREADS_PER_PROCESS, Settings
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["gateway"] = Dependencies(
         settings=settings,
-        engine=make_engine(settings.database_url),
+        engine=make_engine(settings.database_url, pool_size=THREADS_PER_PROCESS),
         waiter=FinishedWaiter(settings.database_url),
         sns_client=aws_client("sns", settings.aws),
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),

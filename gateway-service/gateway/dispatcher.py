@@ -22,6 +22,9 @@ from inference_core.db.engine import make_engine
 
 log = logging.getLogger(__name__)
 
+APPLY_BATCH_SIZE = 100
+APPLY_BATCH_WAIT_SECONDS = 0.005  # a batch waits this long to fill after its first event, at most
+
 
 @dataclass
 class Dispatcher:
@@ -51,6 +54,10 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
         ConsumerSettings(
             wait_seconds=settings.consumer_wait_seconds,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,
+            # Events from several receives applied in one transaction (handlers.apply_worker_events).
+            batch_size=APPLY_BATCH_SIZE,
+            batch_wait_seconds=APPLY_BATCH_WAIT_SECONDS,
+            receivers=2,
         ),
     )
     return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer)

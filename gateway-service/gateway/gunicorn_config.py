@@ -30,9 +30,10 @@ from typing import Any
 from gunicorn.workers.gthread import ThreadWorker
 
 from gateway.app import begin_shutdown
+from gateway.settings import THREADS_PER_PROCESS
 
 worker_class = "gateway.gunicorn_config.GatewayWorker"
-threads = 16  # a ?wait=N request holds a thread while it waits
+threads = THREADS_PER_PROCESS
 graceful_timeout = 10  # seconds a stopping worker has to finish its in-flight requests
 keepalive = 2  # seconds an idle keep-alive connection is kept, also while stopping
 

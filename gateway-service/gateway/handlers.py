@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gateway import outbox, store
 from gateway.errors import IdempotencyConflict, UnknownAction
@@ -16,10 +16,13 @@ from gateway.validation import SubmitInference
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
+    Event,
+    InferenceBatchStarted,
     InferenceCompleted,
     InferenceRequested,
     InferenceStarted,
     JobCompleted,
+    MalformedEvent,
     ModelServing,
     decode,
     utcnow,
@@ -36,36 +39,23 @@ class Submission:
 
 
 def submit(engine: Engine, command: SubmitInference) -> Submission:
-    """Store the request and its event in one transaction; the outbox relay publishes it."""
+    """Store the request and its event (one statement); the outbox relay publishes it."""
+    event = InferenceRequested(
+        request_id=uuid.uuid4(),
+        action=command.action,
+        text=command.text,
+        metadata=command.metadata,
+        submitted_at=utcnow(),
+    )
     with engine.begin() as conn:
+        if store.insert_request(conn, event, command.idempotency_key, command.fingerprint):
+            return Submission(event.request_id, "queued", replayed=False)
         if not store.action_exists(conn, command.action):
             known = [a.action for a in store.list_actions(conn)]
             raise UnknownAction(
                 f"unknown action {command.action!r}; known actions: {', '.join(known) or 'none'}",
                 {"known_actions": known},
             )
-        request_id = uuid.uuid4()
-        inserted = store.insert_request(
-            conn,
-            request_id,
-            command.action,
-            command.text,
-            command.metadata,
-            command.idempotency_key,
-            command.fingerprint,
-        )
-        if inserted:
-            outbox.enqueue(
-                conn,
-                InferenceRequested(
-                    request_id=request_id,
-                    action=command.action,
-                    text=command.text,
-                    metadata=command.metadata,
-                    submitted_at=utcnow(),
-                ),
-            )
-            return Submission(request_id, "queued", replayed=False)
         assert command.idempotency_key is not None  # only the key's unique index can refuse an insert
         original = store.get_by_idempotency_key(conn, command.idempotency_key)
     if original is None:  # pragma: no cover - the conflicting row was deleted in between
@@ -79,37 +69,71 @@ def submit(engine: Engine, command: SubmitInference) -> Submission:
 
 
 def apply_worker_events(engine: Engine, messages: Sequence[ReceivedMessage]) -> Failures:
-    """Handle a batch from the gateway queue; each message in its own transaction."""
+    """Apply a batch from the gateway queue in one transaction; if that fails, each message in its own."""
     failures: dict[str, Exception] = {}
+    events: list[tuple[ReceivedMessage, Event]] = []
     for message in messages:
         try:
-            apply_worker_event(engine, message.body)
-        except Exception as exc:
+            event = decode(message.body)
+            if not isinstance(event, _APPLIED):
+                raise MalformedEvent(f"the gateway does not handle {type(event).__name__} events")
+            events.append((message, event))
+        except MalformedEvent as exc:
             failures[message.message_id] = exc
+    try:
+        with engine.begin() as conn:
+            apply_events(conn, [event for _, event in events])
+    except Exception as exc:
+        if len(events) > 1:
+            log.warning("a batch of %d events failed (%s); applying them one by one", len(events), exc)
+        for message, event in events:
+            try:
+                with engine.begin() as conn:
+                    apply_events(conn, [event])
+            except Exception as single_exc:
+                failures[message.message_id] = single_exc
     return failures
 
 
-def apply_worker_event(engine: Engine, body: str) -> None:
-    event = decode(body)
-    with engine.begin() as conn:
-        if isinstance(event, InferenceStarted):
+_APPLIED = (InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelServing)
+
+
+def apply_events(conn: Connection, events: Sequence[Event]) -> None:
+    """Outcomes first (they lock rows in id order and may wait), then starts and heartbeats (never wait
+    on a row another dispatcher holds while holding one it needs), so dispatchers side by side cannot deadlock."""
+    outcomes = [e for e in events if isinstance(e, InferenceCompleted)]
+    finished = store.record_outcomes(conn, outcomes)
+    if len(finished) < len(outcomes):
+        log.info("%d duplicate outcomes ignored", len(outcomes) - len(finished))
+    outbox.enqueue_many(
+        conn,
+        [
+            JobCompleted(
+                request_id=f.request_id,
+                action=f.action,
+                status=f.status,
+                model_name=f.model_name,
+                model_version=f.model_version,
+                completed_at=f.completed_at,
+            )
+            for f in finished
+        ],
+    )
+    for event in events:
+        if isinstance(event, InferenceBatchStarted):
             store.mark_started(conn, event)
-        elif isinstance(event, InferenceCompleted):
-            if store.record_outcome(conn, event):
-                outbox.enqueue(
-                    conn,
-                    JobCompleted(
-                        request_id=event.request_id,
-                        action=event.action,
-                        status=event.status,
-                        model_name=event.model_name,
-                        model_version=event.model_version,
-                        completed_at=event.completed_at,
-                    ),
-                )
-            else:
-                log.info("duplicate outcome for %s ignored", event.request_id)
-        elif isinstance(event, ModelServing):
+        elif isinstance(event, InferenceStarted):  # from workers that predate batch events
+            store.mark_started(conn, as_batch(event))
+    for event in events:
+        if isinstance(event, ModelServing):
             store.record_serving(conn, event)
-        else:
-            raise ValueError(f"the gateway does not handle {type(event).__name__} events")
+
+
+def as_batch(event: InferenceStarted) -> InferenceBatchStarted:
+    return InferenceBatchStarted(
+        request_ids=[event.request_id],
+        action=event.action,
+        model_name=event.model_name,
+        model_version=event.model_version,
+        started_at=event.started_at,
+    )

@@ -1,9 +1,11 @@
 """The transactional outbox: events are written with the state change and published after.
 
 ``enqueue`` (``inference_core.db.outbox``) runs inside the caller's transaction, so an
-accepted request always has its event. ``OutboxRelay`` is the only publisher: it claims pending rows with
-``FOR UPDATE SKIP LOCKED`` (several relays can run side by side), publishes them in
-batches of ten and marks them published. If SNS is down the rows wait and the relay
+accepted request always has its event. ``OutboxRelay`` is the only publisher: it claims up to
+``CLAIM_LIMIT`` pending rows with ``FOR UPDATE SKIP LOCKED`` (several relays can run side by side),
+publishes them in batches of ten and marks them published. Under load, claims are ``LINGER_SECONDS``
+apart (an event waits that long at most), so that a batch carries more than the one event each
+NOTIFY announces. If SNS is down the rows wait and the relay
 retries with backoff; nothing is lost, and a crash between publish and mark means a
 duplicate, which consumers tolerate (delivery is at least once anyway).
 """
@@ -19,16 +21,20 @@ from sqlalchemy import Connection, Engine, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
-from inference_core.aws.limits import MAX_BATCH_ENTRIES
 from inference_core.aws.sns import SnsPublisher
 from inference_core.db.engine import listen_connection
-from inference_core.db.outbox import enqueue
+from inference_core.db.outbox import enqueue, enqueue_many
 from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, inference_requests, outbox
 from inference_core.events import EventType, Message
 
-__all__ = ["OutboxRelay", "enqueue", "pending_count", "republish_unfinished"]
+__all__ = ["OutboxRelay", "enqueue", "enqueue_many", "pending_count", "republish_unfinished"]
 
 log = logging.getLogger(__name__)
+
+CLAIM_LIMIT = 100  # rows per claim: ten PublishBatch calls, four at a time
+# Claims are at least this far apart, so under load each PublishBatch call carries several events
+# instead of one per NOTIFY; an idle relay (no claim for this long) claims at once.
+LINGER_SECONDS = 0.025
 
 
 class OutboxRelay:
@@ -39,14 +45,16 @@ class OutboxRelay:
         database_url: str,
         idle_poll_seconds: float = 1.0,
         max_backoff_seconds: float = 10.0,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._database_url = database_url
         self._idle_poll_seconds = idle_poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
+        self._linger_seconds = linger_seconds
 
-    def publish_pending(self, limit: int = MAX_BATCH_ENTRIES) -> int:
+    def publish_pending(self, limit: int = CLAIM_LIMIT) -> int:
         """Publish up to `limit` pending events; returns how many were published.
 
         Raises when SNS cannot be reached; the rows stay pending.
@@ -82,12 +90,16 @@ class OutboxRelay:
         """Publish until `stop` is set; woken by NOTIFY, with a slow poll as a safety net."""
         backoff = 0.0
         listener = None
+        claimed_at = 0.0
         while not stop.is_set():
             try:
                 if listener is None:
                     listener = listen_connection(self._database_url, OUTBOX_CHANNEL)
-                while not stop.is_set() and self.publish_pending() > 0:
-                    pass
+                # Busy (the last claim was moments ago): let the next batch gather for the rest of the linger.
+                stop.wait(max(0.0, claimed_at + self._linger_seconds - time.monotonic()))
+                claimed_at = time.monotonic()
+                while not stop.is_set() and self.publish_pending() == CLAIM_LIMIT:
+                    pass  # more may be pending
                 backoff = 0.0
                 self._wait_for_notify(listener, stop)
             except Exception as exc:

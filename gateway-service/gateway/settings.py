@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from inference_core.aws.limits import MAX_SNS_MESSAGE_BYTES
 from inference_core.settings import AwsSettings, Env, database_url
 
+# Requests a gateway process serves at once (gunicorn threads): a ?wait=N request holds one while it
+# waits. Its database pool holds as many connections, so a busy process never opens and closes them.
+THREADS_PER_PROCESS = 16
+
 # Leave room in the SNS message for the envelope and attributes around the request text.
 _MAX_BODY_CEILING = MAX_SNS_MESSAGE_BYTES // 2
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from pydantic_core import to_json
+from sqlalchemy import Connection, Row, Text, exists, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from gateway.feedback import RequestFacts, StoredLabel
+from inference_core.db.outbox import enqueue_if_inserted
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
     LabelSource,
@@ -20,7 +23,7 @@ from inference_core.db.schema import (
     labels,
     model_actions,
 )
-from inference_core.events import InferenceCompleted, InferenceStarted, ModelServing
+from inference_core.events import InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
 
 
 @dataclass(frozen=True)
@@ -31,31 +34,30 @@ class ActionRow:
     last_seen_at: datetime | None
 
 
-def insert_request(
-    conn: Connection,
-    request_id: UUID,
-    action: str,
-    input_text: str,
-    metadata: dict[str, Any],
-    idempotency_key: str | None,
-    fingerprint: str,
-) -> bool:
-    """Insert a queued request; False if the idempotency key is already taken."""
-    statement = (
+def insert_request(conn: Connection, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+    """Insert a queued request and its event in one statement.
+
+    False, and nothing written, if the action is unknown or the idempotency key is already taken.
+    """
+    known_action = exists().where(model_actions.c.action == event.action)
+    row = select(
+        literal(event.request_id, PG_UUID(as_uuid=True)),
+        literal(event.action),
+        literal(event.text),
+        literal(event.metadata, JSONB),
+        literal(idempotency_key, Text),
+        literal(fingerprint),
+        literal(RequestStatus.QUEUED.value),
+    ).where(known_action)
+    columns = ["id", "action", "input_text", "metadata", "idempotency_key", "request_fingerprint", "status"]
+    inserted = (
         insert(inference_requests)
-        .values(
-            id=request_id,
-            action=action,
-            input_text=input_text,
-            metadata=metadata,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-            status=RequestStatus.QUEUED.value,
-        )
+        .from_select(columns, row)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(inference_requests.c.id)
+        .cte("inserted")
     )
-    return conn.execute(statement).first() is not None
+    return enqueue_if_inserted(conn, event, inserted)
 
 
 def get_request(conn: Connection, request_id: UUID) -> Row[Any] | None:
@@ -66,12 +68,23 @@ def get_by_idempotency_key(conn: Connection, key: str) -> Row[Any] | None:
     return conn.execute(select(inference_requests).where(inference_requests.c.idempotency_key == key)).first()
 
 
-def mark_started(conn: Connection, event: InferenceStarted) -> bool:
-    """queued -> running; a no-op when the request already moved on (events may arrive out of order)."""
+def mark_started(conn: Connection, event: InferenceBatchStarted) -> int:
+    """queued -> running; returns how many moved.
+
+    A request that already moved on is left alone (events may arrive out of order), and so is one
+    whose row another transaction holds (SKIP LOCKED): that one is being finished, and "running"
+    is informative. Never waiting for a lock, this cannot deadlock with ``record_outcomes``.
+    """
+    queued = (
+        select(inference_requests.c.id)
+        .where(
+            inference_requests.c.id.in_(event.request_ids), inference_requests.c.status == RequestStatus.QUEUED.value
+        )
+        .with_for_update(skip_locked=True)
+    )
     result = conn.execute(
         update(inference_requests)
-        .where(inference_requests.c.id == event.request_id)
-        .where(inference_requests.c.status == RequestStatus.QUEUED.value)
+        .where(inference_requests.c.id.in_(queued))
         .values(
             status=RequestStatus.RUNNING.value,
             started_at=event.started_at,
@@ -80,36 +93,95 @@ def mark_started(conn: Connection, event: InferenceStarted) -> bool:
             updated_at=func.now(),
         )
     )
-    return result.rowcount == 1
+    return int(result.rowcount)
 
 
-def record_outcome(conn: Connection, event: InferenceCompleted) -> bool:
-    """Store the outcome once: True only for the call that finished the request.
+@dataclass(frozen=True)
+class Finished:
+    """A request this transaction finished: what its job_completed event says."""
 
-    The conditional update is the idempotency key: a redelivered or duplicated
-    response finds the request already finished and changes nothing.
+    request_id: UUID
+    action: str
+    status: Literal["succeeded", "failed"]
+    model_name: str
+    model_version: str | None
+    completed_at: datetime
+
+
+_UNFINISHED = (RequestStatus.QUEUED.value, RequestStatus.RUNNING.value)
+
+# One statement for a whole batch of outcomes: the rows arrive as one JSON array.
+_RECORD_OUTCOMES = text(
     """
-    result = conn.execute(
-        update(inference_requests)
-        .where(inference_requests.c.id == event.request_id)
-        .where(inference_requests.c.status.in_([RequestStatus.QUEUED.value, RequestStatus.RUNNING.value]))
-        .values(
-            status=event.status,
-            result=event.result,
-            error=event.error.model_dump() if event.error else None,
-            model_name=event.model_name,
-            model_version=event.model_version,
-            features_uri=event.features_uri,
-            features_row=event.features_row,
-            started_at=func.coalesce(inference_requests.c.started_at, event.completed_at),
-            completed_at=event.completed_at,
-            updated_at=func.now(),
-        )
+    UPDATE inference_requests AS r
+    SET status = o.status, result = o.result, error = o.error,
+        model_name = o.model_name, model_version = o.model_version,
+        features_uri = o.features_uri, features_row = o.features_row,
+        started_at = coalesce(r.started_at, o.completed_at), completed_at = o.completed_at,
+        updated_at = now()
+    FROM (
+        SELECT DISTINCT ON (id) *
+        FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS x(
+            id uuid, status text, result jsonb, error jsonb, model_name text, model_version text,
+            features_uri text, features_row integer, completed_at timestamptz)
+        ORDER BY id, status = :succeeded DESC
+    ) AS o
+    WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
+    RETURNING r.id, r.action, r.status, r.model_name, r.model_version, r.completed_at,
+        pg_notify(:channel, r.id::text)
+    """
+)
+
+
+def record_outcomes(conn: Connection, events: Sequence[InferenceCompleted]) -> list[Finished]:
+    """Store each request's outcome once: the requests this call finished (a subset of `events`).
+
+    The conditional update is the idempotency key: a redelivered or duplicated response finds
+    its request already finished and changes nothing; two outcomes for one request in the same
+    batch store one (a success before a failure). The unfinished rows are locked first, in id
+    order, so two dispatchers applying overlapping batches wait for each other instead of
+    deadlocking; the waiters are woken by a NOTIFY per finished request.
+    """
+    if not events:
+        return []
+    locked = list(
+        conn.execute(
+            select(inference_requests.c.id)
+            .where(
+                inference_requests.c.id.in_(sorted({e.request_id for e in events})),
+                inference_requests.c.status.in_(_UNFINISHED),
+            )
+            .order_by(inference_requests.c.id)
+            .with_for_update()
+        ).scalars()
     )
-    if result.rowcount != 1:
-        return False
-    conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": FINISHED_CHANNEL, "id": str(event.request_id)})
-    return True
+    if not locked:
+        return []
+    outcomes = [
+        {
+            "id": str(e.request_id),
+            "status": e.status,
+            "result": e.result,
+            "error": e.error.model_dump() if e.error else None,
+            "model_name": e.model_name,
+            "model_version": e.model_version,
+            "features_uri": e.features_uri,
+            "features_row": e.features_row,
+            "completed_at": e.completed_at.isoformat(),
+        }
+        for e in events
+    ]
+    rows = conn.execute(
+        _RECORD_OUTCOMES,
+        {
+            "outcomes": to_json(outcomes).decode(),
+            "locked": locked,
+            "unfinished": list(_UNFINISHED),
+            "succeeded": RequestStatus.SUCCEEDED.value,
+            "channel": FINISHED_CHANNEL,
+        },
+    )
+    return [Finished(r.id, r.action, r.status, r.model_name, r.model_version, r.completed_at) for r in rows]
 
 
 def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:

@@ -8,11 +8,17 @@ Every message on the `inference-events` topic has:
 
 Events are named for what happened. Bump ``SCHEMA_VERSION`` for any change a
 reader of the previous version could not parse.
+
+How the contract evolves without every service deploying at once: a new kind of event is a new
+``event_type`` (additive: queues only receive the types their subscription's filter lists, so a
+reader never sees one it does not know); deploy its readers first and add it to their filter, then
+its writers; keep reading the old type until no writer sends it. ``inference_batch_started``
+replaced per-request ``inference_started`` events this way (one event per batch instead of one per
+request); the gateway still applies both.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +26,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json, to_json
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +34,7 @@ SCHEMA_VERSION = 1
 class EventType(StrEnum):
     INFERENCE_REQUEST = "inference_request"
     INFERENCE_STARTED = "inference_started"
+    INFERENCE_BATCH_STARTED = "inference_batch_started"
     INFERENCE_RESPONSE = "inference_response"
     JOB_COMPLETED = "job_completed"
     MODEL_SERVING = "model_serving"
@@ -51,6 +59,16 @@ class InferenceStarted(_Event):
     """A model worker took the request into a batch."""
 
     request_id: UUID
+    action: str
+    model_name: str
+    model_version: str
+    started_at: datetime
+
+
+class InferenceBatchStarted(_Event):
+    """A model worker took these requests into one batch (one event, one publish, one update per batch)."""
+
+    request_ids: list[UUID] = Field(min_length=1)
     action: str
     model_name: str
     model_version: str
@@ -117,11 +135,20 @@ class DriftDetected(_Event):
     drifted: list[DriftedMetric]
 
 
-Event = InferenceRequested | InferenceStarted | InferenceCompleted | JobCompleted | ModelServing | DriftDetected
+Event = (
+    InferenceRequested
+    | InferenceStarted
+    | InferenceBatchStarted
+    | InferenceCompleted
+    | JobCompleted
+    | ModelServing
+    | DriftDetected
+)
 
 EVENT_TYPES: dict[type[_Event], EventType] = {
     InferenceRequested: EventType.INFERENCE_REQUEST,
     InferenceStarted: EventType.INFERENCE_STARTED,
+    InferenceBatchStarted: EventType.INFERENCE_BATCH_STARTED,
     InferenceCompleted: EventType.INFERENCE_RESPONSE,
     JobCompleted: EventType.JOB_COMPLETED,
     ModelServing: EventType.MODEL_SERVING,
@@ -148,21 +175,15 @@ def utcnow() -> datetime:
 
 def encode(event: Event) -> Message:
     event_type = EVENT_TYPES[type(event)]
-    body = json.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "event_type": event_type.value,
-            "data": event.model_dump(mode="json"),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return Message(body=body, attributes={"event_type": event_type.value, "action": event.action})
+    # pydantic's own serializer: compact, UTF-8 kept as is, and ten times json.dumps' speed on a
+    # result of a few hundred floats (an embedding), which every answer carries.
+    envelope = {"schema_version": SCHEMA_VERSION, "event_type": event_type.value, "data": event}
+    return Message(body=to_json(envelope).decode(), attributes={"event_type": event_type.value, "action": event.action})
 
 
 def decode(body: str) -> Event:
     try:
-        envelope = json.loads(body)
+        envelope = from_json(body)
     except ValueError as exc:
         raise MalformedEvent(f"message body is not JSON: {exc}") from exc
     if not isinstance(envelope, dict):

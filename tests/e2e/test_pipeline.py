@@ -8,7 +8,7 @@ import time
 import uuid
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from e2e.conftest import Observer
 from gateway import store
@@ -132,7 +132,11 @@ def test_a_poison_message_ends_in_the_dlq_and_fails_its_request(gateway: Gateway
     stack = platform.stack
     request_id = uuid.uuid4()
     with stack.engine.begin() as conn:  # a request the platform accepted...
-        store.insert_request(conn, request_id, "sentiment", "text", {}, None, "fingerprint")
+        conn.execute(
+            insert(inference_requests).values(
+                id=request_id, action="sentiment", input_text="text", request_fingerprint="f", status="queued"
+            )
+        )
     # ...whose event is one no worker can read (a producer bug: text is not a string).
     poison = json.dumps(
         {

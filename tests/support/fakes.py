@@ -51,10 +51,12 @@ class FakeQueue:
 class FakePublisher:
     sent: list[Message] = field(default_factory=list)
     down: bool = False
+    calls: int = 0  # publish() calls that sent something
 
     def publish(self, messages: Sequence[Message]) -> list[int]:
         if self.down:
             raise ConnectionError("SNS unreachable")
+        self.calls += 1
         self.sent.extend(messages)
         return []
 

@@ -1,6 +1,13 @@
 import uuid
 
-from inference_core.events import InferenceCompleted, InferenceRequested, InferenceStarted, ModelServing, encode, utcnow
+from inference_core.events import (
+    InferenceBatchStarted,
+    InferenceCompleted,
+    InferenceRequested,
+    ModelServing,
+    encode,
+    utcnow,
+)
 from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
@@ -22,9 +29,10 @@ def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> Non
     assert worker.handle(messages) == {}
     assert model.predict_calls == [["a", "bbb"]]
     assert len(sink.batches) == 1 and sink.batches[0].shape == (2, 2)
-    started = [e for e in publisher.events() if isinstance(e, InferenceStarted)]
-    assert len(started) == 2
+    started = [e for e in publisher.events() if isinstance(e, InferenceBatchStarted)]
     answers = completed(publisher)
+    assert [s.request_ids for s in started] == [[a.request_id for a in answers]], "one started event for the batch"
+    assert publisher.calls == 2, "one publish for the batch's start, one for its answers"
     assert [a.result for a in answers] == [{"length": 1}, {"length": 3}]
     assert [a.features_row for a in answers] == [0, 1]
     assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}

@@ -63,6 +63,7 @@ def provision(
         {
             "event_type": [
                 EventType.INFERENCE_STARTED.value,
+                EventType.INFERENCE_BATCH_STARTED.value,
                 EventType.INFERENCE_RESPONSE.value,
                 EventType.MODEL_SERVING.value,
             ]

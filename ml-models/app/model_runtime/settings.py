@@ -28,7 +28,9 @@ class RuntimeSettings:
     heartbeat_seconds: int = 30
     alias_poll_seconds: float = 30.0  # how soon a moved champion is noticed
     batch_size: int = 128  # texts per predict call at most, gathered across receives
-    batch_wait_seconds: float = 0.02  # how long a batch may wait to fill
+    # How long a batch may wait to fill after its first message. Under load the inbox fills while the
+    # previous batch is predicted, so this only delays a lone request: keep it short.
+    batch_wait_seconds: float = 0.005
     receivers: int = 4  # long polls in flight (10 messages each)
     # inference_started events let clients see "running"; they cost one more publish per batch.
     announce_started: bool = True
@@ -59,7 +61,10 @@ class RuntimeSettings:
             heartbeat_seconds=env.integer("WORKER_HEARTBEAT_SECONDS", 30, minimum=1),
             alias_poll_seconds=env.integer("WORKER_ALIAS_POLL_SECONDS", 30, minimum=1),
             batch_size=env.integer("WORKER_BATCH_SIZE", 128, minimum=1, maximum=1024),
-            batch_wait_seconds=env.integer("WORKER_BATCH_WAIT_MS", 20, minimum=0, maximum=10_000) / 1000,
+            batch_wait_seconds=env.integer(
+                "WORKER_BATCH_WAIT_MS", round(cls.batch_wait_seconds * 1000), minimum=0, maximum=10_000
+            )
+            / 1000,
             receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
             concurrency=env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=16),
             announce_started=env.text("WORKER_ANNOUNCE_STARTED", "true").lower() in ("true", "1", "yes"),

@@ -47,10 +47,8 @@ class EmbeddingModel(AbstractModel):
 
     def predict(self, texts: Sequence[str]) -> BatchOutput:
         vectors = self._embed(list(texts), progress=False)
-        return BatchOutput(
-            results=[{"dim": DIM, "embedding": [round(float(x), 6) for x in row]} for row in vectors],
-            features=vectors,
-        )
+        rounded = np.round(vectors.astype(np.float64), 6).tolist()  # vectorised: a Python loop cost 0.1 ms per text
+        return BatchOutput(results=[{"dim": DIM, "embedding": row} for row in rounded], features=vectors)
 
     @classmethod
     def train(cls, artifacts_dir: Path, options: TrainOptions) -> TrainOutput:
