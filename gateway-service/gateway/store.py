@@ -9,12 +9,11 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Row, Text, exists, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy import Connection, Row, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 
 from gateway.feedback import RequestFacts, StoredLabel
-from inference_core.db.outbox import enqueue_if_inserted
+from inference_core.db.outbox import INSERT_EVENT_FROM, event_params
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
     LabelSource,
@@ -34,30 +33,36 @@ class ActionRow:
     last_seen_at: datetime | None
 
 
+# A request and its event in one statement (one round trip, atomic as any statement is).
+_INSERT_REQUEST = text(
+    """
+    WITH inserted AS (
+        INSERT INTO inference_requests (id, action, input_text, metadata, idempotency_key, request_fingerprint, status)
+        SELECT :id, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint, :status
+        WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    )
+    """
+    + INSERT_EVENT_FROM.format(change="inserted")
+)
+
+
 def insert_request(conn: Connection, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
     """Insert a queued request and its event in one statement.
 
     False, and nothing written, if the action is unknown or the idempotency key is already taken.
     """
-    known_action = exists().where(model_actions.c.action == event.action)
-    row = select(
-        literal(event.request_id, PG_UUID(as_uuid=True)),
-        literal(event.action),
-        literal(event.text),
-        literal(event.metadata, JSONB),
-        literal(idempotency_key, Text),
-        literal(fingerprint),
-        literal(RequestStatus.QUEUED.value),
-    ).where(known_action)
-    columns = ["id", "action", "input_text", "metadata", "idempotency_key", "request_fingerprint", "status"]
-    inserted = (
-        insert(inference_requests)
-        .from_select(columns, row)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(inference_requests.c.id)
-        .cte("inserted")
-    )
-    return enqueue_if_inserted(conn, event, inserted)
+    params = {
+        "id": event.request_id,
+        "action": event.action,
+        "input_text": event.text,
+        "metadata": to_json(event.metadata).decode(),
+        "idempotency_key": idempotency_key,
+        "fingerprint": fingerprint,
+        "status": RequestStatus.QUEUED.value,
+    }
+    return conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None
 
 
 def get_request(conn: Connection, request_id: UUID) -> Row[Any] | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CTE, Connection, func, insert, literal, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+from pydantic_core import to_json
+from sqlalchemy import Connection, insert, text
 
 from inference_core.db.schema import OUTBOX_CHANNEL, outbox
 from inference_core.events import Event, encode
@@ -29,19 +29,24 @@ def enqueue_many(conn: Connection, events: Sequence[Event]) -> None:
     conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
 
 
-def enqueue_if_inserted(conn: Connection, event: Event, inserted: CTE) -> bool:
-    """Store `event` in the same statement as the change it announces, if that change happened.
+# The tail of a statement that stores an event only if a change happened: the change is a
+# data-modifying CTE returning at most one row, named by the caller (``event_params`` binds the rest).
+INSERT_EVENT_FROM = """
+    INSERT INTO outbox (event_type, body, attributes)
+    SELECT :event_type, :event_body, CAST(:event_attributes AS jsonb) FROM {change}
+    RETURNING pg_notify(:outbox_channel, '')
+"""
 
-    `inserted` is a data-modifying CTE (``INSERT ... RETURNING``) yielding at most one row: the
-    event is stored, and the relay notified, only if it yields one. One round trip for both
-    writes, atomic as a single statement is. True if the event was stored.
-    """
-    row = _row(event)
-    values = select(literal(row["event_type"]), literal(row["body"]), literal(row["attributes"], JSONB)).select_from(
-        inserted
-    )
-    statement = insert(outbox).from_select(list(row), values).returning(func.pg_notify(OUTBOX_CHANNEL, ""))
-    return conn.execute(statement).first() is not None
+
+def event_params(event: Event) -> dict[str, Any]:
+    """The bind parameters of ``INSERT_EVENT_FROM`` for `event`."""
+    message = encode(event)
+    return {
+        "event_type": message.attributes["event_type"],
+        "event_body": message.body,
+        "event_attributes": to_json(message.attributes).decode(),
+        "outbox_channel": OUTBOX_CHANNEL,
+    }
 
 
 def _row(event: Event) -> dict[str, Any]:
