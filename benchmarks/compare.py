@@ -267,6 +267,22 @@ def closed_loop(
     return latencies, time.perf_counter() - started
 
 
+def looped(
+    name: str,
+    call: Callable[[str], None],
+    clients: int,
+    seconds: float | None,
+    count: int | None,
+    groups: ProcessGroups,
+    calls: AwsCalls | None,
+) -> Figures:
+    """A closed-loop scenario, measured."""
+    with measured(name, groups, calls) as figures:
+        figures.latencies_ms, figures.seconds = closed_loop(call, clients, seconds, count)
+        figures.completed = len(figures.latencies_ms)
+    return figures
+
+
 def baseline_call(url: str, client: Client) -> Callable[[str], None]:
     def call(text: str) -> None:
         client.session.post(f"{url}/predict", json={"text": text}, timeout=60).raise_for_status()
@@ -516,10 +532,7 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
             ("baseline closed loop", args.clients, args.seconds, None),
             ("baseline one at a time", 1, None, args.single),
         ):
-            with measured(name, groups, None) as figures:
-                figures.latencies_ms, figures.seconds = closed_loop(call, clients, seconds, count)
-                figures.completed = len(figures.latencies_ms)
-            rows.append(figures)
+            rows.append(looped(name, call, clients, seconds, count, groups, None))
     finally:
         baseline.stop()
         groups.remove("baseline")
@@ -544,10 +557,7 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
             ("platform closed loop", args.clients, args.seconds, None),
             ("platform one at a time", 1, None, args.single),
         ):
-            with measured(name, groups, calls) as figures:
-                figures.latencies_ms, figures.seconds = closed_loop(call, clients, seconds, count)
-                figures.completed = len(figures.latencies_ms)
-            rows.append(figures)
+            rows.append(looped(name, call, clients, seconds, count, groups, calls))
     finally:
         devstack.stop_all(list(processes.values()))
         drop_database(database_url)

@@ -80,6 +80,8 @@ def apply_worker_events(engine: Engine, messages: Sequence[ReceivedMessage]) -> 
             events.append((message, event))
         except MalformedEvent as exc:
             failures[message.message_id] = exc
+    if not events:
+        return failures
     try:
         with engine.begin() as conn:
             apply_events(conn, [event for _, event in events])
@@ -99,8 +101,12 @@ _APPLIED = (InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelSe
 
 
 def apply_events(conn: Connection, events: Sequence[Event]) -> None:
-    """Outcomes first (they lock rows in id order and may wait), then starts and heartbeats (never wait
-    on a row another dispatcher holds while holding one it needs), so dispatchers side by side cannot deadlock."""
+    """Apply workers' events in the caller's transaction.
+
+    The order keeps dispatchers side by side from deadlocking: outcomes lock their rows first, in id
+    order (two dispatchers may wait for each other, never in a cycle); started events then skip the
+    rows another transaction holds; heartbeats (one row per action) come last.
+    """
     outcomes = [e for e in events if isinstance(e, InferenceCompleted)]
     finished = store.record_outcomes(conn, outcomes)
     if len(finished) < len(outcomes):
