@@ -55,9 +55,10 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
             wait_seconds=settings.consumer_wait_seconds,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,
             # Events from several receives applied in one transaction (handlers.apply_worker_events).
+            # One long poll (the default): a poll still in flight when the process stops may take
+            # messages on the queue's side that come back only after the visibility timeout.
             batch_size=APPLY_BATCH_SIZE,
             batch_wait_seconds=APPLY_BATCH_WAIT_SECONDS,
-            receivers=2,
         ),
     )
     return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer)
