@@ -1,6 +1,6 @@
 """Let ``GET ...?wait=N`` sleep until a request finishes, without polling the database.
 
-One listener thread per process LISTENs on the channel that ``store.record_outcome``
+One listener thread per process LISTENs on the channel that ``store.record_outcomes``
 notifies, and wakes the threads waiting for that request. The caller still re-reads
 the row (the database, not the notification, is the truth), and waits in short slices
 so a lost notification costs at most one slice.
