@@ -23,7 +23,7 @@ from inference_core.db.engine import make_engine
 log = logging.getLogger(__name__)
 
 APPLY_BATCH_SIZE = 100
-APPLY_BATCH_WAIT_SECONDS = 0.005  # a batch waits this long to fill after its first event, at most
+APPLY_BATCH_WAIT_SECONDS = 0.005  # at most, after its first event, while the queue has more behind
 
 
 @dataclass

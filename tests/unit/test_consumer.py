@@ -1,3 +1,4 @@
+import threading
 from collections.abc import Sequence
 
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, backoff_seconds
@@ -68,6 +69,39 @@ def test_batches_gather_several_receives_up_to_the_batch_size() -> None:
     consumer.run()
     assert sum(sizes) == 40 and max(sizes) == 32  # 4 receives of 10 feed one batch of 32
     assert len(queue.deleted) == 40
+
+
+def test_a_short_receive_is_not_waited_on() -> None:
+    """The queue had nothing more: the batch goes at once instead of waiting for the next receive."""
+    first, second = raw_message("first"), raw_message("second")
+    handled = threading.Event()
+
+    class TrickleQueue(FakeQueue):
+        second_sent = False
+
+        def receive(self, max_messages: int, wait_seconds: int) -> list[ReceivedMessage]:
+            if self.inbox:
+                return self.inbox.pop(0)
+            if not self.second_sent:  # arrives once the first is handled, or after a second anyway
+                handled.wait(1.0)
+                self.second_sent = True
+                return [second]
+            return super().receive(max_messages, wait_seconds)
+
+    queue = TrickleQueue(inbox=[[first]])
+    batches: list[list[str]] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        batches.append([m.body for m in messages])
+        handled.set()
+        if sum(map(len, batches)) == 2:
+            consumer.stop()
+        return {}
+
+    consumer = QueueConsumer(queue, handler, ConsumerSettings(wait_seconds=0, batch_size=10, batch_wait_seconds=30))
+    consumer.run()
+    assert batches == [["first"], ["second"]]
 
 
 def test_stopping_releases_what_was_received_but_not_processed() -> None:

@@ -1,7 +1,9 @@
 """The SQS poll loop shared by the gateway's response consumer and the model workers.
 
 receivers (threads, each a long poll of up to 10) -> an in-process inbox -> batches of up to
-``batch_size``, waiting at most ``batch_wait_seconds`` to fill one (dynamic batching) ->
+``batch_size``, waiting at most ``batch_wait_seconds`` to fill one while the queue has more behind
+(dynamic batching; once a receive comes back short the queue is empty, and waiting would only add
+latency: what is in the inbox is the batch) ->
 handler(batch) -> delete the successes in batched calls -> back off each failure by changing
 its visibility (longer with each receive) -> after ``maxReceiveCount`` receives SQS moves the
 message to its dead-letter queue.
@@ -85,6 +87,7 @@ class QueueConsumer:
         self._handler = handler
         self._settings = settings
         self._stop = threading.Event()
+        self._queue_has_more = threading.Event()  # the last receive came back full
 
     def stop(self) -> None:
         self._stop.set()
@@ -162,6 +165,10 @@ class QueueConsumer:
                 log.exception("receive from %s failed; retrying", self._queue.url)
                 self._stop.wait(1.0)
                 continue
+            if len(messages) == self._settings.max_messages:  # before the put: a batch sees its receive's verdict
+                self._queue_has_more.set()
+            else:
+                self._queue_has_more.clear()
             for i, message in enumerate(messages):
                 if not self._put(inbox, message):
                     self._release(messages[i:])
@@ -184,6 +191,12 @@ class QueueConsumer:
             return []
         deadline = time.monotonic() + self._settings.batch_wait_seconds
         while len(batch) < self._settings.batch_size:
+            try:
+                batch.append(inbox.get_nowait())
+                continue
+            except queue.Empty:
+                if not self._queue_has_more.is_set():
+                    break
             try:
                 batch.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
