@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import devstack  # noqa: E402
+import floors  # noqa: E402
 
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 PLATFORM_GROUPS = ("gateway", "dispatcher", "worker")
@@ -66,6 +68,7 @@ class Figures:
     latencies_ms: list[float]
     cpu_ms: dict[str, float]  # process group -> CPU milliseconds spent during the scenario
     aws_calls: Counter[str] = dataclasses.field(default_factory=Counter)  # "group service.Operation" -> calls
+    batches: int = 0  # worker batches (distinct features objects) that finished requests
 
     @property
     def rate(self) -> float:
@@ -84,8 +87,7 @@ class Figures:
         return sum(self.aws_calls.values()) / max(1, self.completed)
 
     def mean_batch(self) -> float | None:
-        writes = sum(n for key, n in self.aws_calls.items() if key == "worker s3.PutObject")
-        return self.completed / writes if writes else None
+        return self.completed / self.batches if self.batches else None
 
 
 # --- What the processes spend -------------------------------------------------------------------
@@ -164,15 +166,20 @@ class AwsCalls:
 
 
 @contextmanager
-def measured(name: str, groups: ProcessGroups, calls: AwsCalls | None) -> Iterator[Figures]:
-    """Fill in a scenario's CPU and AWS calls around the block; the block fills in the rest."""
+def measured(
+    name: str, groups: ProcessGroups, calls: AwsCalls | None, batches: Callable[[], int] | None = None
+) -> Iterator[Figures]:
+    """Fill in a scenario's CPU, AWS calls and batches around the block; the block fills in the rest."""
     figures = Figures(name, 0, 0.0, [], {})
     calls_before = calls.read() if calls else Counter()
+    batches_before = batches() if batches else 0
     before = groups.read()
     yield figures
     figures.cpu_ms = ProcessGroups.spent_ms(before, groups.read())
     if calls:
         figures.aws_calls = calls.read() - calls_before
+    if batches:
+        figures.batches = batches() - batches_before
 
 
 class Profiles:
@@ -275,9 +282,10 @@ def looped(
     count: int | None,
     groups: ProcessGroups,
     calls: AwsCalls | None,
+    batches: Callable[[], int] | None = None,
 ) -> Figures:
     """A closed-loop scenario, measured."""
-    with measured(name, groups, calls) as figures:
+    with measured(name, groups, calls, batches) as figures:
         figures.latencies_ms, figures.seconds = closed_loop(call, clients, seconds, count)
         figures.completed = len(figures.latencies_ms)
     return figures
@@ -301,6 +309,13 @@ def platform_call(url: str, action: str, client: Client) -> Callable[[str], None
                 return
             if answer["status"] == "failed":
                 raise RuntimeError(f"request {request_id} failed: {answer['error']}")
+
+    return call
+
+
+def health_call(url: str, client: Client) -> Callable[[str], None]:
+    def call(text: str) -> None:
+        client.session.get(f"{url}/healthz", timeout=60).raise_for_status()
 
     return call
 
@@ -342,6 +357,19 @@ def platform_burst(url: str, action: str, count: int, clients: int, database_url
     print(f"    (burst accepted at {count / accepted:.0f} requests/s)")
     latencies = [(row.completed_at - row.created_at).total_seconds() * 1000 for row in done]
     return latencies, max(row.completed_at.timestamp() for row in done) - started
+
+
+def batch_counter(engine: Any) -> Callable[[], int]:
+    """Worker batches so far: each writes one features object, which each of its requests names."""
+    from sqlalchemy import distinct, func, select
+
+    from inference_core.db.schema import inference_requests as requests_table
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count(distinct(requests_table.c.features_uri)))).scalar_one())
+
+    return count
 
 
 # --- The model alone and the worker's drain ------------------------------------------------------
@@ -480,6 +508,7 @@ def start_platform(
 def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, work: Path) -> None:
     from sqlalchemy import make_url
 
+    from inference_core.db.engine import make_engine
     from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device
     from model_runtime.hot_swap import load_version
@@ -506,6 +535,8 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
     )
     drain_rate = worker_drain(spec.name, spec.action, args.requests, served)
     print(f"  worker drain: {drain_rate:.0f} requests/s")
+    floor = floors.measure(spec.name, spec.action, served.model.predict, ref.version, settings)
+    floor.print()
     del served
 
     database_url = make_url(base.database_url).set(database="bench_compare").render_as_string(hide_password=False)
@@ -539,13 +570,15 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
 
     calls = AwsCalls(work / model / "aws-calls")
     processes = start_platform(config, model, spec.action, calls)
+    engine = make_engine(database_url, pool_size=1)
+    batches = batch_counter(engine)
     for group in PLATFORM_GROUPS:
         groups.add(group, lambda pid=processes[group].pid: tree(pid))
     call = platform_call(config.gateway_url, spec.action, client)
     profiles = Profiles(args.profile_dir / model, {g: processes[g].pid for g in PLATFORM_GROUPS})
     try:
         with (
-            measured("platform burst", groups, calls) as figures,
+            measured("platform burst", groups, calls, batches) as figures,
             profiles.recording() if args.profile else nullcontext(),
         ):
             figures.latencies_ms, figures.seconds = platform_burst(
@@ -557,16 +590,20 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
             ("platform closed loop", args.clients, args.seconds, None),
             ("platform one at a time", 1, None, args.single),
         ):
-            rows.append(looped(name, call, clients, seconds, count, groups, calls))
+            rows.append(looped(name, call, clients, seconds, count, groups, calls, batches))
+        # the gateway's HTTP floor: gunicorn and Flask answering a route that does nothing
+        health = health_call(config.gateway_url, client)
+        rows.append(looped("gateway /healthz", health, args.clients, None, args.requests, groups, calls))
     finally:
+        engine.dispose()
         devstack.stop_all(list(processes.values()))
         drop_database(database_url)
-    report(rows, alone, drain_rate)
+    report(rows, alone, drain_rate, floor)
     if args.profile:
         profiles.print_top()
 
 
-def report(rows: list[Figures], alone: ModelAlone, drain_rate: float) -> None:
+def report(rows: list[Figures], alone: ModelAlone, drain_rate: float, floor: floors.Floors) -> None:
     groups = ("gateway", "dispatcher", "worker", "localstack", "postgres", "baseline")
     print(f"  {'':51}CPU ms per completed request, by process group")
     print(
@@ -584,6 +621,7 @@ def report(rows: list[Figures], alone: ModelAlone, drain_rate: float) -> None:
         )
     by_name = {row.name: row for row in rows}
     burst, base_burst, single = by_name["platform burst"], by_name["baseline burst"], by_name["platform one at a time"]
+    http_floor = by_name["gateway /healthz"].per_request("gateway")
     own = sum(burst.per_request(g) for g in PLATFORM_GROUPS)
     size = burst.mean_batch() or 1
     model_cpu = alone.cpu_at(size)
@@ -591,7 +629,9 @@ def report(rows: list[Figures], alone: ModelAlone, drain_rate: float) -> None:
     print("  targets:")
     print(
         f"    own CPU per request under the burst {own:.1f} ms vs model alone at batch {size:.0f} "
-        f"{model_cpu:.1f} ms + 2 ms: {_verdict(own <= model_cpu + 2)} (+{own - model_cpu:.1f} ms)"
+        f"{model_cpu:.1f} ms + 2 ms: {_verdict(own <= model_cpu + 2)} (+{own - model_cpu:.1f} ms; "
+        f"floor +{floor.aws_cpu_per_request(size) + http_floor:.1f} ms: AWS client "
+        f"{floor.aws_cpu_per_request(size):.1f}, gateway /healthz {http_floor:.1f})"
     )
     print(
         f"    burst {burst.rate:.1f}/s vs baseline {base_burst.rate:.1f}/s: {_verdict(burst.rate >= base_burst.rate)}; "
@@ -600,7 +640,8 @@ def report(rows: list[Figures], alone: ModelAlone, drain_rate: float) -> None:
     p50 = single.percentile(50)
     print(
         f"    one at a time p50 {p50:.1f} ms vs batch-1 {batch_one_ms:.1f} ms + 50 ms: "
-        f"{_verdict(p50 <= batch_one_ms + 50)} (+{p50 - batch_one_ms:.1f} ms)"
+        f"{_verdict(p50 <= batch_one_ms + 50)} (+{p50 - batch_one_ms:.1f} ms; "
+        f"LocalStack floor +{floor.latency():.0f} ms)"
     )
     print(
         "    AWS calls per request under the burst: "

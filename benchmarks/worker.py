@@ -145,6 +145,7 @@ def drain(
         SnsPublisher(sns, find_topic_arn(sns, aws.names.topic)),
         FeatureStore(S3Store(aws_client("s3", aws), aws.names.bucket)),
         None,
+        inline_results_bytes=settings.inline_results_bytes,  # type: ignore[attr-defined]
     )
 
     def counting(messages):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
+from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import SnsPublisher, find_topic_arn
 from inference_core.aws.sqs import SqsQueue
 from inference_core.db.engine import make_engine
@@ -47,10 +48,11 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
     sns = aws_client("sns", settings.aws)
     sqs = aws_client("sqs", settings.aws)
     publisher = SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic))
+    stored_results = S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)
     queue = SqsQueue.named(sqs, settings.aws.names.gateway_queue)
     consumer = QueueConsumer(
         queue,
-        partial(apply_worker_events, engine),
+        partial(apply_worker_events, engine, stored_results),
         ConsumerSettings(
             wait_seconds=settings.consumer_wait_seconds,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,

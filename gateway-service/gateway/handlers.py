@@ -6,8 +6,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 from uuid import UUID
 
+from pydantic_core import from_json
 from sqlalchemy import Connection, Engine
 
 from gateway import outbox, store
@@ -68,7 +70,13 @@ def submit(engine: Engine, command: SubmitInference) -> Submission:
     return Submission(original.id, original.status, replayed=True)
 
 
-def apply_worker_events(engine: Engine, messages: Sequence[ReceivedMessage]) -> Failures:
+class StoredResults(Protocol):
+    """Where workers leave results too large for their messages: S3Store here, a dict in tests."""
+
+    def get(self, uri: str) -> bytes: ...
+
+
+def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequence[ReceivedMessage]) -> Failures:
     """Apply a batch from the gateway queue in one transaction; if that fails, each message in its own."""
     failures: dict[str, Exception] = {}
     events: list[tuple[ReceivedMessage, Event]] = []
@@ -80,6 +88,7 @@ def apply_worker_events(engine: Engine, messages: Sequence[ReceivedMessage]) -> 
             events.append((message, event))
         except MalformedEvent as exc:
             failures[message.message_id] = exc
+    events = _with_results(events, stored, failures)
     if not events:
         return failures
     try:
@@ -98,6 +107,38 @@ def apply_worker_events(engine: Engine, messages: Sequence[ReceivedMessage]) -> 
 
 
 _APPLIED = (InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelServing)
+
+
+def _with_results(
+    events: list[tuple[ReceivedMessage, Event]], stored: StoredResults, failures: dict[str, Exception]
+) -> list[tuple[ReceivedMessage, Event]]:
+    """Outcomes whose result travelled by reference get it back (one read per object); an object
+    that cannot be read fails its messages, which are retried like any other failure."""
+    arrays: dict[str, list[Any] | Exception] = {}
+    resolved: list[tuple[ReceivedMessage, Event]] = []
+    for message, event in events:
+        if isinstance(event, InferenceCompleted) and event.result_ref is not None:
+            ref = event.result_ref
+            if ref.uri not in arrays:
+                arrays[ref.uri] = _read_results(stored, ref.uri)
+            array = arrays[ref.uri]
+            if isinstance(array, Exception):
+                failures[message.message_id] = array
+                continue
+            if ref.row >= len(array) or not isinstance(array[ref.row], dict):
+                failures[message.message_id] = MalformedEvent(f"{ref.uri} has no result object at row {ref.row}")
+                continue
+            event = event.model_copy(update={"result": array[ref.row], "result_ref": None})
+        resolved.append((message, event))
+    return resolved
+
+
+def _read_results(stored: StoredResults, uri: str) -> list[Any] | Exception:
+    try:
+        array = from_json(stored.get(uri))
+    except Exception as exc:
+        return exc
+    return array if isinstance(array, list) else MalformedEvent(f"{uri} does not hold a JSON array of results")
 
 
 def apply_events(conn: Connection, events: Sequence[Event]) -> None:

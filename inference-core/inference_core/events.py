@@ -14,7 +14,10 @@ How the contract evolves without every service deploying at once: a new kind of 
 reader never sees one it does not know); deploy its readers first and add it to their filter, then
 its writers; keep reading the old type until no writer sends it. ``inference_batch_started``
 replaced per-request ``inference_started`` events this way (one event per batch instead of one per
-request); the gateway still applies both.
+request); the gateway still applies both. A new optional field is additive too, readers first: a
+reader refuses a field it does not know (``extra="forbid"``), so an event it cannot fully read is
+retried and in the end dead-lettered, never half-read. ``InferenceCompleted.result_ref`` came this
+way (a result too large for the message is stored beside the batch's features and referenced).
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ class ErrorInfo(_Event):
     message: str
 
 
+class ResultRef(_Event):
+    """Where a result too large to travel in its message is: element ``row`` of the JSON array at ``uri``."""
+
+    uri: str
+    row: int = Field(ge=0)
+
+
 class InferenceCompleted(_Event):
     """A model worker finished the request, successfully or for good."""
 
@@ -89,6 +99,7 @@ class InferenceCompleted(_Event):
     model_name: str
     model_version: str | None = None
     result: dict[str, Any] | None = None
+    result_ref: ResultRef | None = None  # instead of ``result``, when it is large
     error: ErrorInfo | None = None
     features_uri: str | None = None
     features_row: int | None = None

@@ -9,20 +9,27 @@ import uuid
 from uuid import UUID
 
 import pytest
+from pydantic_core import to_json
 from sqlalchemy import Engine, func, select
 
 from gateway import handlers, store
 from gateway.validation import SubmitInference
+from inference_core.aws.s3 import S3Store
 from inference_core.db.schema import inference_requests, outbox
 from inference_core.events import (
     EventType,
     InferenceBatchStarted,
     InferenceCompleted,
+    InferenceRequested,
     InferenceStarted,
+    ResultRef,
     encode,
     utcnow,
 )
-from support.fakes import raw_message
+from model_runtime.features import FeatureStore
+from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel
+from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message
+from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +42,18 @@ def submitted(engine: Engine, count: int) -> list[UUID]:
     return [handlers.submit(engine, SubmitInference(ACTION, f"t{i}", {}, None)).request_id for i in range(count)]
 
 
-def outcome(request_id: UUID, status: str = "succeeded", result: object = None) -> InferenceCompleted:
+def outcome(
+    request_id: UUID, status: str = "succeeded", result: object = None, result_ref: ResultRef | None = None
+) -> InferenceCompleted:
+    inline = result is None and status == "succeeded" and result_ref is None
     return InferenceCompleted(
         request_id=request_id,
         action=ACTION,
         status=status,  # type: ignore[arg-type]
         model_name="m",
         model_version="1",
-        result={"label": "positive"} if result is None and status == "succeeded" else result,  # type: ignore[arg-type]
+        result={"label": "positive"} if inline else result,  # type: ignore[arg-type]
+        result_ref=result_ref,
         completed_at=utcnow(),
     )
 
@@ -98,10 +109,29 @@ def test_an_unreadable_or_unstorable_event_fails_alone(engine: Engine) -> None:
         # PostgreSQL's jsonb refuses a NUL character: the whole batch fails, so each event is applied alone.
         raw_message(encode(outcome(poisoned, result={"text": "a\x00b"})).body),
     ]
-    failures = handlers.apply_worker_events(engine, messages)
+    failures = handlers.apply_worker_events(engine, FakeFeatureSink(), messages)
     assert set(failures) == {messages[1].message_id, messages[2].message_id}
     assert statuses(engine) == {good: "succeeded", poisoned: "queued"}
     assert job_completed_count(engine) == 1
+
+
+def test_results_by_reference_are_read_once_per_object_and_stored_in_postgresql(engine: Engine) -> None:
+    first, second, lost, short = submitted(engine, 4)
+    objects = FakeFeatureSink()
+    uri = objects.save_results("m", "1", to_json([{"embedding": [0.25, -1.0]}, {"embedding": [0.5, 2.0]}]))
+    messages = [
+        raw_message(encode(outcome(first, result_ref=ResultRef(uri=uri, row=0))).body),
+        raw_message(encode(outcome(second, result_ref=ResultRef(uri=uri, row=1))).body),
+        raw_message(encode(outcome(lost, result_ref=ResultRef(uri="s3://fake/gone.json", row=0))).body),
+        raw_message(encode(outcome(short, result_ref=ResultRef(uri=uri, row=2))).body),
+    ]
+    failures = handlers.apply_worker_events(engine, objects, messages)
+    assert set(failures) == {messages[2].message_id, messages[3].message_id}  # retried, then dead-lettered
+    assert objects.reads == [uri, "s3://fake/gone.json"]
+    with engine.connect() as conn:
+        results = dict(conn.execute(select(inference_requests.c.id, inference_requests.c.result)).all())
+    assert results == {first: {"embedding": [0.25, -1.0]}, second: {"embedding": [0.5, 2.0]}, lost: None, short: None}
+    assert statuses(engine) == {first: "succeeded", second: "succeeded", lost: "queued", short: "queued"}
 
 
 def test_dispatchers_side_by_side_with_overlapping_batches_neither_deadlock_nor_finish_twice(engine: Engine) -> None:
@@ -134,3 +164,31 @@ def test_an_outcome_for_an_unknown_request_changes_nothing(engine: Engine) -> No
         handlers.apply_events(conn, [outcome(uuid.uuid4())])
     assert statuses(engine) == {known: "queued"}
     assert job_completed_count(engine) == 0
+
+
+def test_a_worker_batch_answered_by_reference_through_real_s3_is_stored_whole(engine: Engine, stack: Stack) -> None:
+    ids = submitted(engine, 3)
+    bucket = f"results-{uuid.uuid4().hex[:8]}"
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    objects = S3Store(s3, bucket)
+    publisher = FakePublisher()
+    worker = InferenceWorker(
+        ModelSlot(ServedModel("m", "1", ACTION, EchoModel())),
+        publisher,
+        FeatureStore(objects),
+        None,
+        inline_results_bytes=0,  # every batch by reference
+    )
+    requests = [
+        raw_message(encode(InferenceRequested(request_id=i, action=ACTION, text="x" * n, submitted_at=utcnow())).body)
+        for n, i in enumerate(ids, start=1)
+    ]
+    assert worker.handle(requests) == {}
+    answers = [m for m in publisher.sent if m.attributes["event_type"] == EventType.INFERENCE_RESPONSE.value]
+    assert all('"result_ref"' in m.body for m in answers)
+
+    assert handlers.apply_worker_events(engine, objects, [raw_message(m.body) for m in answers]) == {}
+    with engine.connect() as conn:
+        results = dict(conn.execute(select(inference_requests.c.id, inference_requests.c.result)).all())
+    assert results == {i: {"length": n} for n, i in enumerate(ids, start=1)}

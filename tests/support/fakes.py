@@ -66,7 +66,11 @@ class FakePublisher:
 
 @dataclass
 class FakeFeatureSink:
+    """The worker's FeatureSink, and the dispatcher's StoredResults: objects kept by URI."""
+
     batches: list[np.ndarray] = field(default_factory=list)
+    objects: dict[str, bytes] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
     down: bool = False
 
     def save_batch(self, model_name: str, model_version: str, features: np.ndarray) -> str:
@@ -74,6 +78,19 @@ class FakeFeatureSink:
             raise ConnectionError("S3 unreachable")
         self.batches.append(features)
         return f"s3://fake/{model_name}/v{model_version}/{len(self.batches)}.npy"
+
+    def save_results(self, model_name: str, model_version: str, results: bytes) -> str:
+        if self.down:
+            raise ConnectionError("S3 unreachable")
+        uri = f"s3://fake/results/{model_name}/v{model_version}/{len(self.objects)}.json"
+        self.objects[uri] = results
+        return uri
+
+    def get(self, uri: str) -> bytes:
+        self.reads.append(uri)
+        if self.down:
+            raise ConnectionError("S3 unreachable")
+        return self.objects[uri]  # KeyError, as S3's NoSuchKey
 
 
 class EchoModel(AbstractModel):

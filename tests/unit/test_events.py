@@ -9,6 +9,7 @@ from inference_core.events import (
     InferenceRequested,
     JobCompleted,
     MalformedEvent,
+    ResultRef,
     decode,
     encode,
     utcnow,
@@ -57,3 +58,21 @@ def test_job_completed_has_its_own_event_type() -> None:
 def test_unreadable_messages_raise_malformed_event(body: str) -> None:
     with pytest.raises(MalformedEvent):
         decode(body)
+
+
+def test_a_result_by_reference_round_trips_and_a_reader_refuses_fields_it_does_not_know() -> None:
+    event = InferenceCompleted(
+        request_id=uuid.uuid4(),
+        action="embed",
+        status="succeeded",
+        model_name="embedding",
+        result_ref=ResultRef(uri="s3://bucket/results/b.json", row=3),
+        completed_at=utcnow(),
+    )
+    body = encode(event).body
+    assert decode(body) == event
+    # what an older reader sees in a newer writer's event: refused (retried, then dead-lettered), never half-read
+    newer = json.loads(body)
+    newer["data"]["a_field_from_the_future"] = 1
+    with pytest.raises(MalformedEvent):
+        decode(json.dumps(newer))

@@ -1,5 +1,7 @@
 import uuid
 
+from pydantic_core import from_json
+
 from inference_core.events import (
     InferenceBatchStarted,
     InferenceCompleted,
@@ -12,10 +14,12 @@ from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, reques
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
 
-def make_worker(max_receive_count: int | None = 3) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
+def make_worker(
+    max_receive_count: int | None = 3, inline_results_bytes: int = 65536
+) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
     model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
     slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
-    worker = InferenceWorker(slot, publisher, sink, max_receive_count)
+    worker = InferenceWorker(slot, publisher, sink, max_receive_count, inline_results_bytes=inline_results_bytes)
     return worker, model, publisher, sink
 
 
@@ -36,6 +40,20 @@ def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> Non
     assert [a.result for a in answers] == [{"length": 1}, {"length": 3}]
     assert [a.features_row for a in answers] == [0, 1]
     assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}
+    assert sink.objects == {} and {a.result_ref for a in answers} == {None}, "small results travel inline"
+
+
+def test_a_batch_of_large_results_travels_by_reference_in_one_object() -> None:
+    worker, _, publisher, sink = make_worker(inline_results_bytes=30)  # [{"length":1},{"length":3}]: 27 bytes
+    assert worker.handle([request_message("a"), request_message("bbb")]) == {}
+    assert sink.objects == {} and [a.result for a in completed(publisher)] == [{"length": 1}, {"length": 3}]
+    publisher.sent.clear()
+    assert worker.handle([request_message("a"), request_message("bbb"), request_message("cc")]) == {}  # 40 bytes
+    answers = completed(publisher)
+    assert [a.result for a in answers] == [None, None, None]
+    assert [a.result_ref.row for a in answers if a.result_ref] == [0, 1, 2]
+    (uri,) = {a.result_ref.uri for a in answers if a.result_ref}
+    assert from_json(sink.get(uri)) == [{"length": 1}, {"length": 3}, {"length": 2}]
 
 
 def test_one_bad_input_does_not_fail_its_neighbours() -> None:

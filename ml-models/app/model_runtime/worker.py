@@ -4,7 +4,11 @@ For each batch (assembled by the poll loop from several receives): announce ``in
 event for the batch, published while the batch is predicted), run ``predict`` once
 for the batch (falling back to one by one if the batch fails, so one bad input does not
 fail its neighbours), save the features to S3, publish ``inference_response`` for each
-request, and only then let the poll loop delete the messages. A message that fails on
+request, and only then let the poll loop delete the messages. A batch whose results total more
+than ``inline_results_bytes`` (embeddings under load) saves them to S3 too, one JSON array, and its
+answers carry references: botocore percent-encodes every byte of an SNS message in Python, which
+for a large batch of embeddings costs more CPU than one S3 write and read. A small batch (a lone
+request) keeps its results inline: no S3 round trips on its path. A message that fails on
 its last allowed receive is answered as ``failed`` and then left to move to the DLQ.
 """
 
@@ -20,6 +24,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import numpy as np
+from pydantic_core import to_json
 
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sns import Publisher
@@ -31,19 +36,23 @@ from inference_core.events import (
     InferenceRequested,
     MalformedEvent,
     ModelServing,
+    ResultRef,
     decode,
     encode,
     utcnow,
 )
 from model_runtime.base import AbstractModel, BatchOutput
+from model_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
 
 class FeatureSink(Protocol):
-    """Where a batch's features go: FeatureStore (S3) here, fakes in unit tests."""
+    """Where a batch's features (and large results) go: FeatureStore (S3) here, fakes in unit tests."""
 
     def save_batch(self, model_name: str, model_version: str, features: np.ndarray) -> str: ...
+
+    def save_results(self, model_name: str, model_version: str, results: bytes) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class InferenceWorker:
         features: FeatureSink,
         max_receive_count: int | None,
         announce_started: bool = True,
+        inline_results_bytes: int = RuntimeSettings.inline_results_bytes,
     ) -> None:
         self._slot = slot
         # One predict at a time: with batches handled concurrently, one batch's S3 and SNS
@@ -91,6 +101,7 @@ class InferenceWorker:
         self._features = features
         self._max_receive_count = max_receive_count
         self._announce_started_events = announce_started
+        self._inline_results_bytes = inline_results_bytes
         # The start is announced while the batch is predicted, not before: one SNS round trip less per answer.
         self._announcer = ThreadPoolExecutor(1, thread_name_prefix="announce-started")
 
@@ -175,6 +186,16 @@ class InferenceWorker:
     def _answer(self, served: ServedModel, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]]) -> Failures:
         features = np.stack([row.features for _, _, row in done])
         uri = self._features.save_batch(served.name, served.version, features)
+        results = [
+            _features_pointer(uri, i, row) if request.metadata.get("features_only") is True else row.result
+            for i, (_, request, row) in enumerate(done)
+        ]
+        inline: list[dict[str, Any] | None] = list(results)
+        refs: list[ResultRef | None] = [None] * len(results)
+        encoded = to_json(results)
+        if len(encoded) > self._inline_results_bytes:
+            results_uri = self._features.save_results(served.name, served.version, encoded)
+            inline, refs = [None] * len(results), [ResultRef(uri=results_uri, row=i) for i in range(len(results))]
         responses = [
             encode(
                 InferenceCompleted(
@@ -183,15 +204,14 @@ class InferenceWorker:
                     status="succeeded",
                     model_name=served.name,
                     model_version=served.version,
-                    result=_features_pointer(uri, i, row)
-                    if request.metadata.get("features_only") is True
-                    else row.result,
+                    result=inline[i],
+                    result_ref=refs[i],
                     features_uri=uri,
                     features_row=i,
                     completed_at=utcnow(),
                 )
             )
-            for i, (_, request, row) in enumerate(done)
+            for i, (_, request, _) in enumerate(done)
         ]
         rejected = self._publisher.publish(responses)
         return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}
