@@ -11,13 +11,23 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
+import botocore.exceptions
+import sqlalchemy.exc
 import yaml
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from sqlalchemy import Engine, Row, text
 from werkzeug.exceptions import HTTPException
 
 from gateway import feedback, handlers, store
-from gateway.errors import ApiError, InvalidRequest, NotFound, NotReady, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import (
+    ApiError,
+    DependencyUnavailable,
+    InvalidRequest,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from gateway.settings import Settings
 from gateway.validation import parse_feedback, parse_json, parse_submission
 from gateway.waiting import FinishedWaiter
@@ -193,11 +203,27 @@ def _iso(value: datetime | None) -> str | None:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def api_error(error: ApiError) -> tuple[Response, int]:
-        return jsonify(error.to_json()), error.status
+    def api_error(error: ApiError) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(error.to_json()), error.status, error.headers()
+
+    # An outage is not a bug: 503 with Retry-After, naming what is down. A submission cut by one may
+    # have been stored before the connection broke; retried with the same Idempotency-Key, it is
+    # answered with the original request instead of a second one.
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.InterfaceError)
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def database_unavailable(error: Exception) -> tuple[Response, int, dict[str, str]]:
+        log.warning("the database is unavailable: %s", str(error).splitlines()[0] if str(error) else type(error))
+        return api_error(DependencyUnavailable("database", "the database cannot be reached; retry shortly"))
+
+    @app.errorhandler(botocore.exceptions.ConnectionError)
+    @app.errorhandler(botocore.exceptions.HTTPClientError)
+    def aws_unavailable(error: Exception) -> tuple[Response, int, dict[str, str]]:
+        log.warning("AWS is unavailable: %s", error)
+        return api_error(DependencyUnavailable("aws", f"an AWS endpoint cannot be reached ({type(error).__name__})"))
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response, int]:
+    def http_error(error: HTTPException) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
         if error.code == 413:
             limit = deps().settings.max_body_bytes
             return api_error(PayloadTooLarge(f"request body is larger than {limit} bytes"))

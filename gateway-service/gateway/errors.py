@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before trying again
+
 
 class ApiError(Exception):
     status = 400
@@ -13,6 +15,9 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def headers(self) -> dict[str, str]:
+        return {}
 
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -63,3 +68,15 @@ class PayloadTooLarge(ApiError):
 
 class NotReady(ApiError):
     status, code = 503, "not_ready"
+
+
+class DependencyUnavailable(ApiError):
+    """A dependency (the database, S3) cannot be reached: the client should retry, not report a bug."""
+
+    status, code = 503, "dependency_unavailable"
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message, {"dependency": dependency})
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import Row
 
 from gateway.api import deps, parse_id
-from gateway.errors import InvalidRequest, NotFound, NotReady
+from gateway.errors import DependencyUnavailable, InvalidRequest, NotFound
 from inference_core.db import monitoring
 from inference_core.db.schema import RunStatus
 
@@ -55,9 +55,10 @@ def get_report(run_id: str) -> Response:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise NotFound(f"the report of monitoring run {run_id} is no longer stored; re-run its window") from None
-        raise NotReady(f"the report store answered {exc.response.get('Error', {}).get('Code')}; retry") from None
+        code = exc.response.get("Error", {}).get("Code")
+        raise DependencyUnavailable("s3", f"the report store answered {code}; retry shortly") from None
     except (BotoCoreError, OSError) as exc:
-        raise NotReady(f"the report store is unreachable ({type(exc).__name__}); retry") from None
+        raise DependencyUnavailable("s3", f"the report store cannot be reached ({type(exc).__name__})") from None
     return Response(page, mimetype="text/html")
 
 

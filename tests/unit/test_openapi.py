@@ -22,3 +22,15 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     }
     documented = {(path, method) for path, item in load_openapi()["paths"].items() for method in item}
     assert served == documented
+
+
+def test_every_v1_operation_documents_the_503_of_an_outage() -> None:
+    paths = load_openapi()["paths"]
+    undocumented = [
+        (path, method)
+        for path, item in paths.items()
+        if path.startswith("/v1/")
+        for method, operation in item.items()
+        if operation["responses"].get("503") != {"$ref": "#/components/responses/Unavailable"}
+    ]
+    assert undocumented == []
