@@ -101,3 +101,4 @@ def test_a_database_outage_under_load_is_a_503_and_loses_nothing(
         stored = set(conn.execute(select(inference_requests.c.id)).scalars())
     engine.dispose()
     assert accepted <= stored, f"{len(accepted - stored)} accepted requests are not stored"
+    print(f"answers by (phase, status): {dict(by_phase)}; {len(accepted)} accepted, all stored")
