@@ -190,12 +190,9 @@ class InferenceWorker:
             _features_pointer(uri, i, row) if request.metadata.get("features_only") is True else row.result
             for i, (_, request, row) in enumerate(done)
         ]
-        inline: list[dict[str, Any] | None] = list(results)
-        refs: list[ResultRef | None] = [None] * len(results)
         encoded = to_json(results)
-        if len(encoded) > self._inline_results_bytes:
-            results_uri = self._features.save_results(served.name, served.version, encoded)
-            inline, refs = [None] * len(results), [ResultRef(uri=results_uri, row=i) for i in range(len(results))]
+        by_reference = len(encoded) > self._inline_results_bytes
+        results_uri = self._features.save_results(served.name, served.version, encoded) if by_reference else ""
         responses = [
             encode(
                 InferenceCompleted(
@@ -204,14 +201,14 @@ class InferenceWorker:
                     status="succeeded",
                     model_name=served.name,
                     model_version=served.version,
-                    result=inline[i],
-                    result_ref=refs[i],
+                    result=None if by_reference else result,
+                    result_ref=ResultRef(uri=results_uri, row=i) if by_reference else None,
                     features_uri=uri,
                     features_row=i,
                     completed_at=utcnow(),
                 )
             )
-            for i, (_, request, _) in enumerate(done)
+            for i, ((_, request, _), result) in enumerate(zip(done, results, strict=True))
         ]
         rejected = self._publisher.publish(responses)
         return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}
