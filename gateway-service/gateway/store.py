@@ -122,13 +122,13 @@ _RECORD_OUTCOMES = text(
     SET status = o.status, result = o.result, error = o.error,
         model_name = o.model_name, model_version = o.model_version,
         features_uri = o.features_uri, features_row = o.features_row,
-        started_at = coalesce(r.started_at, o.completed_at), completed_at = o.completed_at,
+        started_at = coalesce(r.started_at, o.started_at, o.completed_at), completed_at = o.completed_at,
         updated_at = now()
     FROM (
         SELECT DISTINCT ON (id) *
         FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS x(
             id uuid, status text, result jsonb, error jsonb, model_name text, model_version text,
-            features_uri text, features_row integer, completed_at timestamptz)
+            features_uri text, features_row integer, started_at timestamptz, completed_at timestamptz)
         ORDER BY id, status = :succeeded DESC
     ) AS o
     WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
@@ -172,6 +172,7 @@ def record_outcomes(conn: Connection, events: Sequence[InferenceCompleted]) -> l
             "model_version": e.model_version,
             "features_uri": e.features_uri,
             "features_row": e.features_row,
+            "started_at": e.started_at.isoformat() if e.started_at else None,
             "completed_at": e.completed_at.isoformat(),
         }
         for e in events

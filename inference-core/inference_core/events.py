@@ -103,6 +103,9 @@ class InferenceCompleted(_Event):
     error: ErrorInfo | None = None
     features_uri: str | None = None
     features_row: int | None = None
+    # When its batch began predicting: exact even when no inference_batch_started was announced
+    # (None from workers that predate it, and on failures answered without a prediction).
+    started_at: datetime | None = None
     completed_at: datetime
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -192,3 +193,24 @@ def test_a_worker_batch_answered_by_reference_through_real_s3_is_stored_whole(en
     with engine.connect() as conn:
         results = dict(conn.execute(select(inference_requests.c.id, inference_requests.c.result)).all())
     assert results == {i: {"length": n} for n, i in enumerate(ids, start=1)}
+
+
+def test_an_answer_that_was_never_announced_as_started_keeps_the_start_it_carries(engine: Engine) -> None:
+    carried, announced, old_worker = submitted(engine, 3)
+    began = utcnow() - timedelta(seconds=2)
+    with engine.begin() as conn:
+        handlers.apply_events(conn, [started([announced])])
+    with engine.begin() as conn:
+        handlers.apply_events(
+            conn,
+            [
+                outcome(carried).model_copy(update={"started_at": began}),
+                outcome(announced).model_copy(update={"started_at": began}),
+                outcome(old_worker),
+            ],
+        )
+    with engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(select(inference_requests)).all()}
+    assert rows[carried].started_at == began
+    assert began < rows[announced].started_at < rows[announced].completed_at  # the announcement came first
+    assert rows[old_worker].started_at == rows[old_worker].completed_at

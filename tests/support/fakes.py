@@ -100,6 +100,7 @@ class EchoModel(AbstractModel):
 
     def __init__(self) -> None:
         self.predict_calls = []
+        self.delay_seconds = 0.0  # a slow model
 
     @classmethod
     def load(cls, artifacts_dir: Path, device: Any) -> Self:
@@ -107,6 +108,7 @@ class EchoModel(AbstractModel):
 
     def predict(self, texts: Sequence[str]) -> BatchOutput:
         self.predict_calls.append(list(texts))
+        time.sleep(self.delay_seconds)
         if any("boom" in t for t in texts):
             raise ValueError("cannot handle boom")
         features = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)

@@ -19,7 +19,9 @@ def make_worker(
 ) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
     model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
     slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
-    worker = InferenceWorker(slot, publisher, sink, max_receive_count, inline_results_bytes=inline_results_bytes)
+    worker = InferenceWorker(
+        slot, publisher, sink, max_receive_count, started_after_seconds=0, inline_results_bytes=inline_results_bytes
+    )
     return worker, model, publisher, sink
 
 
@@ -41,6 +43,9 @@ def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> Non
     assert [a.features_row for a in answers] == [0, 1]
     assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}
     assert sink.objects == {} and {a.result_ref for a in answers} == {None}, "small results travel inline"
+    assert all(a.started_at and a.started_at <= a.completed_at for a in answers), (
+        "each answer says when its batch began"
+    )
 
 
 def test_a_batch_of_large_results_travels_by_reference_in_one_object() -> None:
@@ -122,6 +127,18 @@ def test_features_only_requests_get_a_pointer_instead_of_the_result() -> None:
     pointer, plain = completed(publisher)
     assert pointer.result == {"dim": 2, "features_uri": pointer.features_uri, "features_row": 0}
     assert plain.result == {"length": 5}
+
+
+def test_only_a_batch_still_predicting_after_the_delay_is_announced_as_started() -> None:
+    model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
+    worker = InferenceWorker(ModelSlot(ServedModel("echo", "7", "sentiment", model)), publisher, sink, 3, True, 0.5)
+    worker.handle([request_message("quick")])
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceCompleted"]
+
+    publisher.sent.clear()
+    model.delay_seconds = 1.2
+    worker.handle([request_message("slow")])
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceBatchStarted", "InferenceCompleted"]
 
 
 def test_started_announcements_can_be_turned_off() -> None:

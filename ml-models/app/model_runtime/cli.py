@@ -172,6 +172,7 @@ def serve(settings: RuntimeSettings) -> None:
         FeatureStore(S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)),
         max_receive_count(sqs, queue.url),
         settings.announce_started,
+        settings.started_after_seconds,
         settings.inline_results_bytes,
     )
     consumer = QueueConsumer(

@@ -33,8 +33,11 @@ class RuntimeSettings:
     # the previous batch is predicted anyway: keep it short.
     batch_wait_seconds: float = 0.005
     receivers: int = 4  # long polls in flight (10 messages each)
-    # inference_started events let clients see "running"; they cost one more publish per batch.
+    # inference_batch_started events let clients see "running"; they cost one more publish per batch
+    # (and the dispatcher's receive and delete of it), so only a batch still predicting after
+    # started_after_seconds is announced.
     announce_started: bool = True
+    started_after_seconds: float = 0.1
     # A batch's results up to this size (JSON bytes) travel in their answers; a larger batch's go to S3
     # as one object and the answers carry references. botocore percent-encodes every byte of an SNS
     # message in Python (~0.2 ms of CPU per KB here), against ~8 ms for one S3 write and its read.
@@ -73,6 +76,10 @@ class RuntimeSettings:
             receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
             concurrency=env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=16),
             announce_started=env.text("WORKER_ANNOUNCE_STARTED", "true").lower() in ("true", "1", "yes"),
+            started_after_seconds=env.integer(
+                "WORKER_STARTED_AFTER_MS", round(cls.started_after_seconds * 1000), minimum=0, maximum=60_000
+            )
+            / 1000,
             inline_results_bytes=env.integer("WORKER_INLINE_RESULTS_BYTES", cls.inline_results_bytes, minimum=0),
             decided_by=env.text("PROMOTED_BY", f"{getpass.getuser()}@{socket.gethostname()}"),
             artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,

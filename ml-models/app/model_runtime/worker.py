@@ -1,7 +1,8 @@
 """The model service: poll the model's queue, predict in batches, store features, answer.
 
 For each batch (assembled by the poll loop from several receives): announce ``inference_batch_started`` (one
-event for the batch, published while the batch is predicted), run ``predict`` once
+event for the batch, published while the batch is predicted, once it has run ``started_after_seconds``:
+a quicker batch goes straight to its answers, and saves the publish), run ``predict`` once
 for the batch (falling back to one by one if the batch fails, so one bad input does not
 fail its neighbours), save the features to S3, publish ``inference_response`` for each
 request, and only then let the poll loop delete the messages. A batch whose results total more
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -91,6 +93,7 @@ class InferenceWorker:
         features: FeatureSink,
         max_receive_count: int | None,
         announce_started: bool = True,
+        started_after_seconds: float = RuntimeSettings.started_after_seconds,
         inline_results_bytes: int = RuntimeSettings.inline_results_bytes,
     ) -> None:
         self._slot = slot
@@ -101,6 +104,7 @@ class InferenceWorker:
         self._features = features
         self._max_receive_count = max_receive_count
         self._announce_started_events = announce_started
+        self._started_after_seconds = started_after_seconds
         self._inline_results_bytes = inline_results_bytes
         # The start is announced while the batch is predicted, not before: one SNS round trip less per answer.
         self._announcer = ThreadPoolExecutor(1, thread_name_prefix="announce-started")
@@ -119,12 +123,16 @@ class InferenceWorker:
                 failures[message.message_id] = exc
 
         if requests:
+            predicted = threading.Event()
             announced = (
-                self._announcer.submit(self._announce_started, served, [r for _, r in requests])
+                self._announcer.submit(self._announce_started, served, [r for _, r in requests], predicted)
                 if self._announce_started_events
                 else None
             )
-            outputs = self._predict(served, [r.text for _, r in requests])
+            try:
+                started_at, outputs = self._predict(served, [r.text for _, r in requests])
+            finally:
+                predicted.set()
             if announced is not None:
                 announced.result()  # the start goes out before the answers (it never raises)
             succeeded = [(m, r, o) for (m, r), o in zip(requests, outputs, strict=True) if not isinstance(o, Exception)]
@@ -133,7 +141,7 @@ class InferenceWorker:
                     failures[message.message_id] = output
             if succeeded:
                 try:
-                    failures.update(self._answer(served, succeeded))
+                    failures.update(self._answer(served, succeeded, started_at))
                 except Exception as exc:  # S3 or SNS down: the whole batch is retried later
                     failures.update({m.message_id: exc for m, _, _ in succeeded})
 
@@ -145,8 +153,13 @@ class InferenceWorker:
         event = ModelServing(action=served.action, model_name=served.name, model_version=served.version, at=utcnow())
         self._publisher.publish([encode(event)])
 
-    def _announce_started(self, served: ServedModel, requests: list[InferenceRequested]) -> None:
-        # Best effort: status "running" is informative; the answer is what matters.
+    def _announce_started(
+        self, served: ServedModel, requests: list[InferenceRequested], predicted: threading.Event
+    ) -> None:
+        # Best effort: status "running" is informative; the answer is what matters. A batch predicted
+        # within `started_after_seconds` is not announced: its answers follow at once.
+        if predicted.wait(self._started_after_seconds):
+            return
         started = InferenceBatchStarted(
             request_ids=[r.request_id for r in requests],
             action=served.action,
@@ -159,10 +172,10 @@ class InferenceWorker:
         except Exception as exc:
             log.warning("could not announce started: %s", exc)
 
-    def _predict(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
-        """Per text, its result and features, or the exception that text raised."""
+    def _predict(self, served: ServedModel, texts: list[str]) -> tuple[datetime, list[_Row | Exception]]:
+        """When the model took the batch, and per text its result and features, or the exception it raised."""
         with self._predict_lock:
-            return self._predict_unlocked(served, texts)
+            return utcnow(), self._predict_unlocked(served, texts)
 
     def _predict_unlocked(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
         try:
@@ -183,7 +196,9 @@ class InferenceWorker:
     def _rows(output: BatchOutput) -> list[_Row | Exception]:
         return [_Row(result, output.features[i]) for i, result in enumerate(output.results)]
 
-    def _answer(self, served: ServedModel, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]]) -> Failures:
+    def _answer(
+        self, served: ServedModel, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]], started_at: datetime
+    ) -> Failures:
         features = np.stack([row.features for _, _, row in done])
         uri = self._features.save_batch(served.name, served.version, features)
         results = [
@@ -205,6 +220,7 @@ class InferenceWorker:
                     result_ref=ResultRef(uri=results_uri, row=i) if by_reference else None,
                     features_uri=uri,
                     features_row=i,
+                    started_at=started_at,
                     completed_at=utcnow(),
                 )
             )
