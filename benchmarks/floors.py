@@ -152,6 +152,7 @@ def measure(
                     result_ref=ResultRef(uri=results_uri, row=i) if results_uri else None,
                     features_uri=uri,
                     features_row=i,
+                    started_at=started.started_at,
                     completed_at=utcnow(),
                 )
                 for i, r in enumerate(requests)

@@ -145,7 +145,10 @@ def drain(
         SnsPublisher(sns, find_topic_arn(sns, aws.names.topic)),
         FeatureStore(S3Store(aws_client("s3", aws), aws.names.bucket)),
         None,
-        inline_results_bytes=settings.inline_results_bytes,  # type: ignore[attr-defined]
+        # the worker as `model-runtime serve` builds it from its settings
+        settings.announce_started,  # type: ignore[attr-defined]
+        settings.started_after_seconds,  # type: ignore[attr-defined]
+        settings.inline_results_bytes,  # type: ignore[attr-defined]
     )
 
     def counting(messages):  # type: ignore[no-untyped-def]

@@ -213,7 +213,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sqlalchemy.exc.InterfaceError)
     @app.errorhandler(sqlalchemy.exc.TimeoutError)
     def database_unavailable(error: Exception) -> tuple[Response, int, dict[str, str]]:
-        log.warning("the database is unavailable: %s", str(error).splitlines()[0] if str(error) else type(error))
+        log.warning("the database is unavailable: %s", str(error).partition("\n")[0] or type(error).__name__)
         return api_error(DependencyUnavailable("database", "the database cannot be reached; retry shortly"))
 
     @app.errorhandler(botocore.exceptions.ConnectionError)

@@ -10,12 +10,13 @@ from inference_core.events import (
     encode,
     utcnow,
 )
+from model_runtime.settings import RuntimeSettings
 from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
 
 def make_worker(
-    max_receive_count: int | None = 3, inline_results_bytes: int = 65536
+    max_receive_count: int | None = 3, inline_results_bytes: int = RuntimeSettings.inline_results_bytes
 ) -> tuple[InferenceWorker, EchoModel, FakePublisher, FakeFeatureSink]:
     model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
     slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))

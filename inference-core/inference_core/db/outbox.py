@@ -40,11 +40,11 @@ INSERT_EVENT_FROM = """
 
 def event_params(event: Event) -> dict[str, Any]:
     """The bind parameters of ``INSERT_EVENT_FROM`` for `event`."""
-    message = encode(event)
+    row = _row(event)
     return {
-        "event_type": message.attributes["event_type"],
-        "event_body": message.body,
-        "event_attributes": to_json(message.attributes).decode(),
+        "event_type": row["event_type"],
+        "event_body": row["body"],
+        "event_attributes": to_json(row["attributes"]).decode(),
         "outbox_channel": OUTBOX_CHANNEL,
     }
 
