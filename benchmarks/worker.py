@@ -225,7 +225,7 @@ def cold_start(prefix: str, queue_url: str, gateway_queue_url: str) -> float:
         try:
             while time.perf_counter() - start < 180:
                 for message in responses.receive(10, 1):
-                    if json.loads(message.body)["event_type"] == "inference_response":
+                    if json.loads(message.body)["event_type"] == "inference_batch_response":
                         return time.perf_counter() - start
             raise SystemExit("the worker answered nothing within 180 s")
         finally:

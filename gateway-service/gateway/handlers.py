@@ -19,6 +19,7 @@ from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
     Event,
+    InferenceBatchCompleted,
     InferenceBatchStarted,
     InferenceCompleted,
     InferenceRequested,
@@ -77,7 +78,12 @@ class StoredResults(Protocol):
 
 
 def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequence[ReceivedMessage]) -> Failures:
-    """Apply a batch from the gateway queue in one transaction; if that fails, each message in its own."""
+    """Apply a batch from the gateway queue in one transaction; if that fails, each event in its own.
+
+    A message that carries a batch of outcomes is applied outcome by outcome on that path, so one
+    that cannot be stored fails its message (retried, in the end dead-lettered) while its neighbours
+    are stored; on the retry they are duplicates, and ignored.
+    """
     failures: dict[str, Exception] = {}
     events: list[tuple[ReceivedMessage, Event]] = []
     for message in messages:
@@ -85,7 +91,10 @@ def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequenc
             event = decode(message.body)
             if not isinstance(event, _APPLIED):
                 raise MalformedEvent(f"the gateway does not handle {type(event).__name__} events")
-            events.append((message, event))
+            if isinstance(event, InferenceBatchCompleted):
+                events.extend((message, outcome) for outcome in event.outcomes)
+            else:
+                events.append((message, event))
         except MalformedEvent as exc:
             failures[message.message_id] = exc
     events = _with_results(events, stored, failures)
@@ -106,7 +115,7 @@ def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequenc
     return failures
 
 
-_APPLIED = (InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelServing)
+_APPLIED = (InferenceBatchCompleted, InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelServing)
 
 
 def _with_results(

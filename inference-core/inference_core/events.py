@@ -14,7 +14,9 @@ How the contract evolves without every service deploying at once: a new kind of 
 reader never sees one it does not know); deploy its readers first and add it to their filter, then
 its writers; keep reading the old type until no writer sends it. ``inference_batch_started``
 replaced per-request ``inference_started`` events this way (one event per batch instead of one per
-request); the gateway still applies both. A new optional field is additive too, readers first: a
+request), and ``inference_batch_response`` replaced per-request ``inference_response`` events (a
+worker's answers for a batch in one message: one publish, one receive and one delete per batch
+instead of per request); the gateway still applies the old types. A new optional field is additive too, readers first: a
 reader refuses a field it does not know (``extra="forbid"``), so an event it cannot fully read is
 retried and in the end dead-lettered, never half-read. ``InferenceCompleted.result_ref`` came this
 way (a result too large for the message is stored beside the batch's features and referenced).
@@ -22,13 +24,14 @@ way (a result too large for the message is stored beside the batch's features an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import from_json, to_json
 
 SCHEMA_VERSION = 1
@@ -39,6 +42,7 @@ class EventType(StrEnum):
     INFERENCE_STARTED = "inference_started"
     INFERENCE_BATCH_STARTED = "inference_batch_started"
     INFERENCE_RESPONSE = "inference_response"
+    INFERENCE_BATCH_RESPONSE = "inference_batch_response"
     JOB_COMPLETED = "job_completed"
     MODEL_SERVING = "model_serving"
     DRIFT_DETECTED = "drift_detected"
@@ -109,6 +113,19 @@ class InferenceCompleted(_Event):
     completed_at: datetime
 
 
+class InferenceBatchCompleted(_Event):
+    """A model worker's outcomes for one batch, or for a part of one that fits a message."""
+
+    action: str
+    outcomes: list[InferenceCompleted] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> InferenceBatchCompleted:
+        if any(o.action != self.action for o in self.outcomes):
+            raise ValueError(f"every outcome of an {self.action!r} batch must be for {self.action!r}")
+        return self
+
+
 class JobCompleted(_Event):
     """The gateway stored the outcome of a request; clients may fetch it."""
 
@@ -154,6 +171,7 @@ Event = (
     | InferenceStarted
     | InferenceBatchStarted
     | InferenceCompleted
+    | InferenceBatchCompleted
     | JobCompleted
     | ModelServing
     | DriftDetected
@@ -164,6 +182,7 @@ EVENT_TYPES: dict[type[_Event], EventType] = {
     InferenceStarted: EventType.INFERENCE_STARTED,
     InferenceBatchStarted: EventType.INFERENCE_BATCH_STARTED,
     InferenceCompleted: EventType.INFERENCE_RESPONSE,
+    InferenceBatchCompleted: EventType.INFERENCE_BATCH_RESPONSE,
     JobCompleted: EventType.JOB_COMPLETED,
     ModelServing: EventType.MODEL_SERVING,
     DriftDetected: EventType.DRIFT_DETECTED,
@@ -214,3 +233,21 @@ def decode(body: str) -> Event:
         return cls.model_validate(envelope.get("data"))  # type: ignore[return-value]
     except ValidationError as exc:
         raise MalformedEvent(f"invalid {cls.__name__}: {exc.errors(include_url=False)}") from exc
+
+
+def encode_outcomes(
+    action: str, outcomes: Sequence[InferenceCompleted], max_bytes: int
+) -> list[tuple[Message, Sequence[InferenceCompleted]]]:
+    """Outcomes for `action` in as few ``inference_batch_response`` messages as fit `max_bytes` each,
+    in order, each with the outcomes it carries.
+
+    A batch too large for one message is halved until its parts fit; an outcome too large on its own
+    still gets its message, which SNS refuses, so that its request is retried and not dropped here.
+    """
+    if not outcomes:
+        return []
+    message = encode(InferenceBatchCompleted(action=action, outcomes=list(outcomes)))
+    if len(message.body.encode()) <= max_bytes or len(outcomes) == 1:
+        return [(message, outcomes)]
+    half = len(outcomes) // 2
+    return encode_outcomes(action, outcomes[:half], max_bytes) + encode_outcomes(action, outcomes[half:], max_bytes)

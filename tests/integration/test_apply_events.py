@@ -19,6 +19,7 @@ from inference_core.aws.s3 import S3Store
 from inference_core.db.schema import inference_requests, outbox
 from inference_core.events import (
     EventType,
+    InferenceBatchCompleted,
     InferenceBatchStarted,
     InferenceCompleted,
     InferenceRequested,
@@ -116,6 +117,26 @@ def test_an_unreadable_or_unstorable_event_fails_alone(engine: Engine) -> None:
     assert job_completed_count(engine) == 1
 
 
+def test_a_batch_of_outcomes_in_one_message_is_applied_and_an_unstorable_one_fails_only_its_message(
+    engine: Engine,
+) -> None:
+    a, b, c, d, e = submitted(engine, 5)
+    whole = raw_message(encode(InferenceBatchCompleted(action=ACTION, outcomes=[outcome(a), outcome(b)])).body)
+    poisoned = raw_message(
+        encode(
+            InferenceBatchCompleted(action=ACTION, outcomes=[outcome(c), outcome(d, result={"text": "a\x00b"})])
+        ).body
+    )
+    single = raw_message(encode(outcome(e)).body)  # from a worker that predates batches of answers
+    failures = handlers.apply_worker_events(engine, FakeFeatureSink(), [whole, poisoned, single])
+    assert set(failures) == {poisoned.message_id}  # retried: its stored neighbour is then a duplicate
+    assert statuses(engine) == {a: "succeeded", b: "succeeded", c: "succeeded", d: "queued", e: "succeeded"}
+    assert job_completed_count(engine) == 4
+
+    assert set(handlers.apply_worker_events(engine, FakeFeatureSink(), [poisoned])) == {poisoned.message_id}
+    assert job_completed_count(engine) == 4, "the retry finishes nothing twice"
+
+
 def test_results_by_reference_are_read_once_per_object_and_stored_in_postgresql(engine: Engine) -> None:
     first, second, lost, short = submitted(engine, 4)
     objects = FakeFeatureSink()
@@ -186,8 +207,8 @@ def test_a_worker_batch_answered_by_reference_through_real_s3_is_stored_whole(en
         for n, i in enumerate(ids, start=1)
     ]
     assert worker.handle(requests) == {}
-    answers = [m for m in publisher.sent if m.attributes["event_type"] == EventType.INFERENCE_RESPONSE.value]
-    assert all('"result_ref"' in m.body for m in answers)
+    answers = [m for m in publisher.sent if m.attributes["event_type"] == EventType.INFERENCE_BATCH_RESPONSE.value]
+    assert len(answers) == 1 and answers[0].body.count('"result_ref"') == 3
 
     assert handlers.apply_worker_events(engine, objects, [raw_message(m.body) for m in answers]) == {}
     with engine.connect() as conn:

@@ -12,6 +12,7 @@ from inference_core.aws.provision import ModelRoute, QueueSettings, Topology, pr
 from inference_core.aws.sns import SnsPublisher
 from inference_core.aws.sqs import SqsQueue
 from inference_core.events import (
+    InferenceBatchCompleted,
     InferenceCompleted,
     InferenceRequested,
     InferenceStarted,
@@ -74,6 +75,14 @@ def test_each_queue_receives_only_its_events(stack: Stack, topology: Provisioned
         InferenceCompleted(
             request_id=uuid.uuid4(), action="embed", status="succeeded", model_name="beta", completed_at=now
         ),
+        InferenceBatchCompleted(
+            action="embed",
+            outcomes=[
+                InferenceCompleted(
+                    request_id=uuid.uuid4(), action="embed", status="succeeded", model_name="beta", completed_at=now
+                )
+            ],
+        ),
         ModelServing(action="classify", model_name="alpha", model_version="1", at=now),
         JobCompleted(request_id=uuid.uuid4(), action="classify", status="succeeded", model_name="a", completed_at=now),
     ]
@@ -87,6 +96,7 @@ def test_each_queue_receives_only_its_events(stack: Stack, topology: Provisioned
     assert [(type(e).__name__, e.action) for e in received["alpha"]] == [("InferenceRequested", "classify")]
     assert [(type(e).__name__, e.action) for e in received["beta"]] == [("InferenceRequested", "embed")]
     assert sorted(type(e).__name__ for e in received["gateway"]) == [
+        "InferenceBatchCompleted",
         "InferenceCompleted",
         "InferenceStarted",
         "ModelServing",

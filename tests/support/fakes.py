@@ -52,13 +52,14 @@ class FakePublisher:
     sent: list[Message] = field(default_factory=list)
     down: bool = False
     calls: int = 0  # publish() calls that sent something
+    refuse: set[int] = field(default_factory=set)  # indexes, in each publish(), that SNS refuses
 
     def publish(self, messages: Sequence[Message]) -> list[int]:
         if self.down:
             raise ConnectionError("SNS unreachable")
         self.calls += 1
-        self.sent.extend(messages)
-        return []
+        self.sent.extend(m for i, m in enumerate(messages) if i not in self.refuse)
+        return sorted(i for i in self.refuse if i < len(messages))
 
     def events(self) -> list[Event]:
         return [decode(m.body) for m in self.sent]

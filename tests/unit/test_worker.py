@@ -1,8 +1,10 @@
 import uuid
 
+import pytest
 from pydantic_core import from_json
 
 from inference_core.events import (
+    InferenceBatchCompleted,
     InferenceBatchStarted,
     InferenceCompleted,
     InferenceRequested,
@@ -10,6 +12,7 @@ from inference_core.events import (
     encode,
     utcnow,
 )
+from model_runtime import worker as worker_module
 from model_runtime.settings import RuntimeSettings
 from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
@@ -27,7 +30,7 @@ def make_worker(
 
 
 def completed(publisher: FakePublisher) -> list[InferenceCompleted]:
-    return [e for e in publisher.events() if isinstance(e, InferenceCompleted)]
+    return [o for e in publisher.events() if isinstance(e, InferenceBatchCompleted) for o in e.outcomes]
 
 
 def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> None:
@@ -40,6 +43,7 @@ def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> Non
     answers = completed(publisher)
     assert [s.request_ids for s in started] == [[a.request_id for a in answers]], "one started event for the batch"
     assert publisher.calls == 2, "one publish for the batch's start, one for its answers"
+    assert len(publisher.sent) == 2, "the batch's answers travel in one message"
     assert [a.result for a in answers] == [{"length": 1}, {"length": 3}]
     assert [a.features_row for a in answers] == [0, 1]
     assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}
@@ -134,12 +138,12 @@ def test_only_a_batch_still_predicting_after_the_delay_is_announced_as_started()
     model, publisher, sink = EchoModel(), FakePublisher(), FakeFeatureSink()
     worker = InferenceWorker(ModelSlot(ServedModel("echo", "7", "sentiment", model)), publisher, sink, 3, True, 0.5)
     worker.handle([request_message("quick")])
-    assert [type(e).__name__ for e in publisher.events()] == ["InferenceCompleted"]
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceBatchCompleted"]
 
     publisher.sent.clear()
     model.delay_seconds = 1.2
     worker.handle([request_message("slow")])
-    assert [type(e).__name__ for e in publisher.events()] == ["InferenceBatchStarted", "InferenceCompleted"]
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceBatchStarted", "InferenceBatchCompleted"]
 
 
 def test_started_announcements_can_be_turned_off() -> None:
@@ -147,4 +151,21 @@ def test_started_announcements_can_be_turned_off() -> None:
     slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
     worker = InferenceWorker(slot, publisher, sink, 3, announce_started=False)
     worker.handle([request_message("a")])
-    assert [type(e).__name__ for e in publisher.events()] == ["InferenceCompleted"]
+    assert [type(e).__name__ for e in publisher.events()] == ["InferenceBatchCompleted"]
+
+
+def test_answers_too_many_for_one_message_are_split_and_a_refused_part_fails_only_its_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker_module, "MAX_SNS_BODY_BYTES", 1_500)  # a few answers per message
+    worker, _, publisher, _ = make_worker()
+    publisher.refuse = {1}
+    messages = [request_message(f"text {i}") for i in range(12)]
+    failures = worker.handle(messages)
+    delivered = completed(publisher)
+    assert len(publisher.sent) >= 2 and 0 < len(delivered) < len(messages)
+    by_request = {request_id_of(m.body): m.message_id for m in messages}
+    assert set(failures) == {by_request[r] for r in by_request.keys() - {a.request_id for a in delivered}}
+    assert [a.result for a in delivered] == [
+        {"length": len(f"text {i}")} for i, m in enumerate(messages) if m.message_id not in failures
+    ]

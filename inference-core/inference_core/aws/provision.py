@@ -65,6 +65,7 @@ def provision(
                 EventType.INFERENCE_STARTED.value,
                 EventType.INFERENCE_BATCH_STARTED.value,
                 EventType.INFERENCE_RESPONSE.value,
+                EventType.INFERENCE_BATCH_RESPONSE.value,
                 EventType.MODEL_SERVING.value,
             ]
         },

@@ -4,8 +4,9 @@ For each batch (assembled by the poll loop from several receives): announce ``in
 event for the batch, published while the batch is predicted, once it has run ``started_after_seconds``:
 a quicker batch goes straight to its answers, and saves the publish), run ``predict`` once
 for the batch (falling back to one by one if the batch fails, so one bad input does not
-fail its neighbours), save the features to S3, publish ``inference_response`` for each
-request, and only then let the poll loop delete the messages. A batch whose results total more
+fail its neighbours), save the features to S3, publish the batch's answers (``inference_batch_response``:
+one message for the batch, or a few if it does not fit one), and only then let the poll loop delete
+the messages. A batch whose results total more
 than ``inline_results_bytes`` (embeddings under load) saves them to S3 too, one JSON array, and its
 answers carry references: botocore percent-encodes every byte of an SNS message in Python, which
 for a large batch of embeddings costs more CPU than one S3 write and read. A small batch (a lone
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import accumulate
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -29,6 +31,7 @@ import numpy as np
 from pydantic_core import to_json
 
 from inference_core.aws.consumer import Failures
+from inference_core.aws.limits import MAX_SNS_BODY_BYTES
 from inference_core.aws.sns import Publisher
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
@@ -41,6 +44,7 @@ from inference_core.events import (
     ResultRef,
     decode,
     encode,
+    encode_outcomes,
     utcnow,
 )
 from model_runtime.base import AbstractModel, BatchOutput
@@ -208,26 +212,32 @@ class InferenceWorker:
         encoded = to_json(results)
         by_reference = len(encoded) > self._inline_results_bytes
         results_uri = self._features.save_results(served.name, served.version, encoded) if by_reference else ""
-        responses = [
-            encode(
-                InferenceCompleted(
-                    request_id=request.request_id,
-                    action=request.action,
-                    status="succeeded",
-                    model_name=served.name,
-                    model_version=served.version,
-                    result=None if by_reference else result,
-                    result_ref=ResultRef(uri=results_uri, row=i) if by_reference else None,
-                    features_uri=uri,
-                    features_row=i,
-                    started_at=started_at,
-                    completed_at=utcnow(),
-                )
+        completed_at = utcnow()
+        outcomes = [
+            InferenceCompleted(
+                request_id=request.request_id,
+                action=request.action,
+                status="succeeded",
+                model_name=served.name,
+                model_version=served.version,
+                result=None if by_reference else result,
+                result_ref=ResultRef(uri=results_uri, row=i) if by_reference else None,
+                features_uri=uri,
+                features_row=i,
+                started_at=started_at,
+                completed_at=completed_at,
             )
             for i, ((_, request, _), result) in enumerate(zip(done, results, strict=True))
         ]
-        rejected = self._publisher.publish(responses)
+        rejected = self._publish_outcomes(served.action, outcomes)
         return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}
+
+    def _publish_outcomes(self, action: str, outcomes: list[InferenceCompleted]) -> list[int]:
+        """Publish outcomes in as few messages as fit; the indexes of the outcomes SNS refused."""
+        messages = encode_outcomes(action, outcomes, MAX_SNS_BODY_BYTES)
+        offsets = [0, *accumulate(len(carried) for _, carried in messages)]
+        rejected = self._publisher.publish([message for message, _ in messages])
+        return [i for m in rejected for i in range(offsets[m], offsets[m + 1])]
 
     def _answer_final_failures(
         self, served: ServedModel, messages: Sequence[ReceivedMessage], failures: Failures
@@ -236,7 +246,7 @@ class InferenceWorker:
         if self._max_receive_count is None:
             return
         final = [m for m in messages if m.message_id in failures and m.receive_count >= self._max_receive_count]
-        answers = []
+        answers: list[InferenceCompleted] = []
         for message in final:
             request_id = request_id_of(message.body)
             if request_id is None:
@@ -244,24 +254,22 @@ class InferenceWorker:
                 continue
             error = failures[message.message_id]
             answers.append(
-                encode(
-                    InferenceCompleted(
-                        request_id=request_id,
-                        action=served.action,
-                        status="failed",
-                        model_name=served.name,
-                        model_version=served.version,
-                        error=ErrorInfo(
-                            code="processing_failed",
-                            message=f"failed {message.receive_count} times, last: {type(error).__name__}: {error}",
-                        ),
-                        completed_at=utcnow(),
-                    )
+                InferenceCompleted(
+                    request_id=request_id,
+                    action=served.action,
+                    status="failed",
+                    model_name=served.name,
+                    model_version=served.version,
+                    error=ErrorInfo(
+                        code="processing_failed",
+                        message=f"failed {message.receive_count} times, last: {type(error).__name__}: {error}",
+                    ),
+                    completed_at=utcnow(),
                 )
             )
         if answers:
             try:
-                self._publisher.publish(answers)
+                self._publish_outcomes(served.action, answers)
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
 
