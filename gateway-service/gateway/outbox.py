@@ -5,7 +5,9 @@ accepted request always has its event. ``OutboxRelay`` is the only publisher: it
 ``CLAIM_LIMIT`` pending rows with ``FOR UPDATE SKIP LOCKED`` (several relays can run side by side),
 publishes them in batches of ten and marks them published. Under load, claims are ``LINGER_SECONDS``
 apart (an event waits that long at most), so that a batch carries more than the one event each
-NOTIFY announces. If SNS is down the rows wait and the relay
+NOTIFY announces; "under load" means the last claim found several events: after a claim of one,
+the next event is published at once (a lone request does not wait behind the previous one's
+``job_completed``). If SNS is down the rows wait and the relay
 retries with backoff; nothing is lost, and a crash between publish and mark means a
 duplicate, which consumers tolerate (delivery is at least once anyway).
 """
@@ -27,13 +29,13 @@ from inference_core.db.outbox import enqueue, enqueue_many
 from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, inference_requests, outbox
 from inference_core.events import EventType, Message
 
-__all__ = ["OutboxRelay", "enqueue", "enqueue_many", "pending_count", "republish_unfinished"]
+__all__ = ["OutboxRelay", "enqueue", "enqueue_many", "linger_before_claim", "pending_count", "republish_unfinished"]
 
 log = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 100  # rows per claim: ten PublishBatch calls, four at a time
-# Claims are at least this far apart, so under load each PublishBatch call carries several events
-# instead of one per NOTIFY; an idle relay (no claim for this long) claims at once.
+# Claims are at least this far apart while events arrive faster than one per claim, so that each
+# PublishBatch call carries several of them instead of one per NOTIFY.
 LINGER_SECONDS = 0.025
 
 
@@ -90,16 +92,16 @@ class OutboxRelay:
         """Publish until `stop` is set; woken by NOTIFY, with a slow poll as a safety net."""
         backoff = 0.0
         listener = None
-        claimed_at = 0.0
+        claimed_at, claimed = 0.0, 0
         while not stop.is_set():
             try:
                 if listener is None:
                     listener = listen_connection(self._database_url, OUTBOX_CHANNEL)
-                # Busy (the last claim was moments ago): let the next batch gather for the rest of the linger.
-                stop.wait(max(0.0, claimed_at + self._linger_seconds - time.monotonic()))
+                stop.wait(linger_before_claim(claimed, claimed_at, time.monotonic(), self._linger_seconds))
                 claimed_at = time.monotonic()
-                while not stop.is_set() and self.publish_pending() == CLAIM_LIMIT:
-                    pass  # more may be pending
+                claimed = self.publish_pending()
+                while not stop.is_set() and claimed == CLAIM_LIMIT:  # more may be pending
+                    claimed = self.publish_pending()
                 backoff = 0.0
                 self._wait_for_notify(listener, stop)
             except Exception as exc:
@@ -126,6 +128,15 @@ class OutboxRelay:
             .where(outbox.c.id.in_(ids))
             .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:1000])
         )
+
+
+def linger_before_claim(claimed: int, claimed_at: float, now: float, linger_seconds: float) -> float:
+    """Seconds to wait before the next claim: the rest of the linger when the last claim (`claimed`
+    events at `claimed_at`) found several, since events then arrive faster than one per claim and a
+    moment's wait fills the next batch; none after a claim of one or none (a lone event goes at once)."""
+    if claimed <= 1:
+        return 0.0
+    return max(0.0, claimed_at + linger_seconds - now)
 
 
 def republish_unfinished(conn: Connection) -> int:
