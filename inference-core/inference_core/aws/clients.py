@@ -17,6 +17,10 @@ _CONFIG = Config(
     read_timeout=30,  # above the 20 s long poll
     retries={"mode": "standard", "max_attempts": 3},
     max_pool_connections=32,
+    # The service validates every call anyway; botocore's own walk of the arguments cost a quarter of
+    # a PublishBatch call's client CPU (2.3 -> 1.7 ms for ten request events, measured with canned
+    # responses), and the platform's calls are built by its adapters, tested against LocalStack.
+    parameter_validation=False,
 )
 
 
