@@ -1,4 +1,5 @@
 import threading
+import time
 from collections.abc import Sequence
 
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, backoff_seconds
@@ -117,3 +118,50 @@ def test_stopping_releases_what_was_received_but_not_processed() -> None:
     assert len(queue.deleted) == 4
     released = [m for m, seconds in queue.visibility.items() if seconds == 0]
     assert len(released) == 6  # buffered, never processed: visible again at once
+
+
+class CountingQueue(FakeQueue):
+    """Every receive is a long poll that returns after a moment with one message (a trickle) or a full ten."""
+
+    def __init__(self, full: bool) -> None:
+        super().__init__()
+        self.full = full
+        self.receives = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[ReceivedMessage]:
+        with self._lock:
+            self.receives += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(0.02)
+            return [raw_message(f"{self.receives}-{i}") for i in range(max_messages if self.full else 1)]
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def run_until(queue: FakeQueue, messages: int, settings: ConsumerSettings) -> None:
+    handled: list[ReceivedMessage] = []
+    consumer: QueueConsumer
+
+    def handler(batch: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        handled.extend(batch)
+        if len(handled) >= messages:
+            consumer.stop()
+        return {}
+
+    consumer = QueueConsumer(queue, handler, settings)
+    consumer.run()
+
+
+def test_a_trickle_is_received_by_one_long_poll_and_a_backlog_by_all() -> None:
+    settings = ConsumerSettings(wait_seconds=1, batch_size=32, batch_wait_seconds=0.01, receivers=4)
+    trickle, backlog = CountingQueue(full=False), CountingQueue(full=True)
+    run_until(trickle, 20, settings)
+    run_until(backlog, 200, settings)
+    assert trickle.most_in_flight == 1, "a short receive leaves the other receivers idle"
+    assert backlog.most_in_flight > 1, "full receives bring the other receivers in"

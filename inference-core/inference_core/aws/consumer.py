@@ -1,6 +1,8 @@
 """The SQS poll loop shared by the gateway's response consumer and the model workers.
 
-receivers (threads, each a long poll of up to 10) -> an in-process inbox -> batches of up to
+receivers (threads, each a long poll of up to 10; all but the first poll only while the queue has more
+behind, so that a trickle is not spread one message per receive over them) -> an in-process inbox
+-> batches of up to
 ``batch_size``, waiting at most ``batch_wait_seconds`` to fill one while the queue has more behind
 (dynamic batching; once a receive comes back short the queue is empty, and waiting would only add
 latency: what is in the inbox is the batch) ->
@@ -58,7 +60,7 @@ class ConsumerSettings:
     backoff_max_seconds: int = 300
     batch_size: int = MAX_BATCH_ENTRIES  # messages per handler call
     batch_wait_seconds: float = 0.0  # after the first message, how long to wait for more
-    receivers: int = 1  # long polls in flight at once
+    receivers: int = 1  # long polls in flight at once, while the queue has more behind (one otherwise)
     concurrency: int = 1  # batches handled at once (one's I/O overlaps the next one's compute)
 
 
@@ -105,7 +107,7 @@ class QueueConsumer:
     def run(self) -> None:
         inbox: queue.Queue[ReceivedMessage] = queue.Queue(maxsize=2 * self._settings.batch_size)
         receivers = [
-            threading.Thread(target=self._receive_into, args=(inbox,), name=f"receiver-{i}", daemon=True)
+            threading.Thread(target=self._receive_into, args=(inbox, i > 0), name=f"receiver-{i}", daemon=True)
             for i in range(self._settings.receivers)
         ]
         for receiver in receivers:
@@ -157,8 +159,10 @@ class QueueConsumer:
         finally:
             slots.release()
 
-    def _receive_into(self, inbox: queue.Queue[ReceivedMessage]) -> None:
+    def _receive_into(self, inbox: queue.Queue[ReceivedMessage], only_while_more: bool) -> None:
         while not self._stop.is_set():
+            if only_while_more and not self._queue_has_more.wait(_IDLE_TICK_SECONDS):
+                continue
             try:
                 messages = self._queue.receive(self._settings.max_messages, self._settings.wait_seconds)
             except Exception:
