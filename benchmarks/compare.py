@@ -643,10 +643,13 @@ def report(rows: list[Figures], alone: ModelAlone, drain_rate: float, floor: flo
         f"{_verdict(p50 <= batch_one_ms + 50)} (+{p50 - batch_one_ms:.1f} ms; "
         f"LocalStack floor +{floor.latency():.0f} ms)"
     )
-    print(
-        "    AWS calls per request under the burst: "
-        + ", ".join(f"{key} {n / burst.completed:.2f}" for key, n in burst.aws_calls.most_common())
-    )
+    print("  AWS calls per request, by client and call:")
+    for row in rows:
+        if row.aws_calls and row.completed:
+            print(
+                f"    {row.name}: "
+                + ", ".join(f"{key} {n / row.completed:.2f}" for key, n in row.aws_calls.most_common())
+            )
 
 
 def _verdict(met: bool) -> str:
