@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from gateway.api import deps, parse_id
 from gateway.errors import DependencyUnavailable, InvalidRequest, NotFound
+from inference_core.aws.s3 import ObjectMissing
 from inference_core.db import monitoring
 from inference_core.db.schema import RunStatus
 
@@ -52,9 +53,9 @@ def get_report(run_id: str) -> Response:
         raise NotFound(f"monitoring run {run_id} has no report (status {run.status})")
     try:
         page = deps().reports.get(f"s3://{deps().reports.bucket}/{run.report_key}")
+    except ObjectMissing:
+        raise NotFound(f"the report of monitoring run {run_id} is no longer stored; re-run its window") from None
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise NotFound(f"the report of monitoring run {run_id} is no longer stored; re-run its window") from None
         code = exc.response.get("Error", {}).get("Code")
         raise DependencyUnavailable("s3", f"the report store answered {code}; retry shortly") from None
     except (BotoCoreError, OSError) as exc:

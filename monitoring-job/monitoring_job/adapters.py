@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -12,12 +13,14 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Engine
 
-from inference_core.aws.s3 import S3Store
+from inference_core.aws.s3 import ObjectMissing, S3Store
 from inference_core.db import monitoring
 from inference_core.db.monitoring import MetricRecord, Operations, RunRecord, TrafficRow
 from inference_core.db.outbox import enqueue
 from inference_core.db.schema import RunStatus
 from inference_core.events import DriftDetected, DriftedMetric
+
+log = logging.getLogger(__name__)
 
 FEATURE_FETCHES = 16  # S3 GETs in flight: a window's rows sit in many small batch objects
 
@@ -86,11 +89,21 @@ class S3Features:
         # Keep only the rows asked for: a busy hour's batches hold far more rows than are judged.
         with ThreadPoolExecutor(FEATURE_FETCHES) as pool:
             kept = dict(zip(wanted, pool.map(self._rows_of, wanted.items()), strict=True))
-        return np.stack([kept[str(row.features_uri)][int(row.features_row or 0)] for row in rows])
+        missing = sum(found is None for found in kept.values())
+        if missing:
+            # Like rows stored without features: the rest of the sample is still judged.
+            log.warning("%d of %d features objects are gone; judging without embeddings", missing, len(kept))
+            return None
+        return np.stack([kept[str(row.features_uri)][int(row.features_row or 0)] for row in rows])  # type: ignore[index]
 
-    def _rows_of(self, item: tuple[str, set[int]]) -> dict[int, np.ndarray]:
+    def _rows_of(self, item: tuple[str, set[int]]) -> dict[int, np.ndarray] | None:
+        """The rows asked for of one batch's features, or None when its object is gone."""
         uri, indices = item
-        batch = np.load(io.BytesIO(self._store.get(uri)), allow_pickle=False)
+        try:
+            data = self._store.get(uri)
+        except ObjectMissing:
+            return None
+        batch = np.load(io.BytesIO(data), allow_pickle=False)
         return {index: batch[index].copy() for index in indices}
 
 

@@ -70,7 +70,7 @@ class Traffic(Protocol):
 
 class Features(Protocol):
     def embeddings(self, rows: Sequence[TrafficRow]) -> np.ndarray | None:
-        """One feature vector per row, or None when some row has none."""
+        """One feature vector per row, or None when some row has none (or its stored features are gone)."""
         ...
 
 

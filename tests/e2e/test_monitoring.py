@@ -14,9 +14,10 @@ import pytest
 import requests
 from sqlalchemy import Engine, func, select
 
+from inference_core.aws.s3 import parse_s3_uri
 from inference_core.db.engine import make_engine
 from inference_core.db.monitoring import RunRecord
-from inference_core.db.schema import monitoring_runs, outbox
+from inference_core.db.schema import inference_requests, monitoring_runs, outbox
 from inference_core.events import DriftDetected, EventType, decode
 from monitoring_job.cli import build_monitor
 from monitoring_job.run import Monitor, Window, run_model
@@ -151,3 +152,40 @@ def test_an_unreachable_s3_fails_the_run_with_a_reason_and_a_rerun_succeeds(judg
     assert failed.status == "failed" and failed.reason
     [again] = run_model(monitor, "sentiment", "sentiment", judged.ordinary)
     assert again.status == "ok"
+
+
+def test_a_window_whose_features_and_report_are_gone_is_judged_on_the_rest_and_its_report_is_a_404(
+    judged: Judged, gateway: GatewayClient, platform: Platform
+) -> None:
+    """S3 objects expire (a lifecycle rule) or vanish with LocalStack's state when `make up` restarts."""
+    s3 = platform.stack.client("s3")
+    with judged.engine.connect() as conn:
+        uris = (
+            conn.execute(
+                select(inference_requests.c.features_uri)
+                .distinct()
+                .where(
+                    inference_requests.c.model_name == "sentiment",
+                    inference_requests.c.completed_at >= judged.ordinary.start,
+                    inference_requests.c.completed_at < judged.ordinary.end,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert uris
+    for uri in uris:
+        bucket, key = parse_s3_uri(uri)
+        s3.delete_object(Bucket=bucket, Key=key)
+
+    [again] = run_model(judged.monitor, "sentiment", "sentiment", judged.ordinary)
+    assert (again.status, again.judged_rows, again.reason) == ("ok", ROWS, None), "judged without embeddings"
+    assert again.report_key is not None
+
+    since = (judged.ordinary.start - timedelta(seconds=1)).isoformat()
+    runs = gateway.get("/v1/monitoring/runs", params={"model": "sentiment", "since": since}).json()["runs"]
+    [run] = [r for r in runs if r["window_start"] == judged.ordinary.start.isoformat()]
+    assert "embedding" not in {d["metric"] for d in run["drift"]}
+    s3.delete_object(Bucket=platform.stack.aws.names.bucket, Key=again.report_key)
+    gone = requests.get(gateway.base_url + run["report_url"], timeout=30)
+    assert gone.status_code == 404 and "no longer stored" in gone.json()["error"]["message"]

@@ -11,6 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from inference_core.aws.s3 import ObjectMissing
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import Event, InferenceRequested, Message, decode, encode, utcnow
 from model_runtime.base import AbstractModel, BatchOutput, TrainOptions, TrainOutput
@@ -91,7 +92,9 @@ class FakeFeatureSink:
         self.reads.append(uri)
         if self.down:
             raise ConnectionError("S3 unreachable")
-        return self.objects[uri]  # KeyError, as S3's NoSuchKey
+        if uri not in self.objects:
+            raise ObjectMissing(uri)
+        return self.objects[uri]
 
 
 class EchoModel(AbstractModel):

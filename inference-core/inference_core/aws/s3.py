@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class ObjectMissing(LookupError):
+    """No object under the URI: never written, deleted, or expired by the bucket's lifecycle rule."""
+
+
 class S3Store:
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
@@ -16,8 +20,13 @@ class S3Store:
         return f"s3://{self.bucket}/{key}"
 
     def get(self, uri: str) -> bytes:
+        """The object's bytes; raises ObjectMissing when there is none."""
         bucket, key = parse_s3_uri(uri)
-        return bytes(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        try:
+            response = self._client.get_object(Bucket=bucket, Key=key)
+        except self._client.exceptions.NoSuchKey as exc:
+            raise ObjectMissing(uri) from exc
+        return bytes(response["Body"].read())
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
