@@ -6,8 +6,8 @@ accepted request always has its event. ``OutboxRelay`` is the only publisher: it
 publishes them in batches of ten and marks them published. Under load, claims are ``LINGER_SECONDS``
 apart (an event waits that long at most), so that a batch carries more than the one event each
 NOTIFY announces; "under load" means the last claim found several events: after a claim of one,
-the next event is published at once (a lone request does not wait behind the previous one's
-``job_completed``). If SNS is down the rows wait and the relay
+the next event is claimed as soon as the relay is free (one request at a time does not wait out a
+linger behind the previous one's ``job_completed``). If SNS is down the rows wait and the relay
 retries with backoff; nothing is lost, and a crash between publish and mark means a
 duplicate, which consumers tolerate (delivery is at least once anyway).
 """

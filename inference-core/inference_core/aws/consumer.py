@@ -1,11 +1,10 @@
 """The SQS poll loop shared by the gateway's response consumer and the model workers.
 
-receivers (threads, each a long poll of up to 10; all but the first poll only while the queue has more
-behind, so that a trickle is not spread one message per receive over them) -> an in-process inbox
--> batches of up to
-``batch_size``, waiting at most ``batch_wait_seconds`` to fill one while the queue has more behind
-(dynamic batching; once a receive comes back short the queue is empty, and waiting would only add
-latency: what is in the inbox is the batch) ->
+receivers (threads, each a long poll of up to 10; all but the first poll only while the queue has
+more behind, so that a trickle is not spread one message per receive over them) -> an in-process
+inbox -> batches of up to ``batch_size``, waiting at most ``batch_wait_seconds`` to fill one while
+the queue has more behind (dynamic batching; once a receive comes back short the queue is empty,
+and waiting would only add latency: what is in the inbox is the batch) ->
 handler(batch) -> delete the successes in batched calls -> back off each failure by changing
 its visibility (longer with each receive) -> after ``maxReceiveCount`` receives SQS moves the
 message to its dead-letter queue.
