@@ -232,15 +232,17 @@ def texts_for(count: int) -> list[str]:
 
 
 class Client:
-    """One HTTP session per thread."""
+    """One HTTP session per thread; `api_key` for the platform's gateway."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: str | None = None) -> None:
         self._local = threading.local()
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     @property
     def session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()
+            self._local.session.headers.update(self._headers)
         return self._local.session  # type: ignore[no-any-return]
 
 
@@ -320,14 +322,16 @@ def health_call(url: str, client: Client) -> Callable[[str], None]:
     return call
 
 
-def platform_burst(url: str, action: str, count: int, clients: int, database_url: str) -> tuple[list[float], float]:
+def platform_burst(
+    url: str, api_key: str, action: str, count: int, clients: int, database_url: str
+) -> tuple[list[float], float]:
     """Submit `count` requests from `clients` threads as fast as the gateway accepts them, then wait for all."""
     from sqlalchemy import select
 
     from inference_core.db.engine import make_engine
     from inference_core.db.schema import inference_requests as requests_table
 
-    client = Client()
+    client = Client(api_key)
 
     def submit(text: str) -> str:
         response = client.session.post(f"{url}/v1/inference", json={"action": action, "text": text}, timeout=60)
@@ -495,8 +499,8 @@ def start_platform(
     }
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        actions = requests.get(f"{config.gateway_url}/v1/actions", timeout=10).json()["actions"]
-        if any(a["action"] == action and a["serving"] for a in actions):
+        answer = Client(config.api_key()).session.get(f"{config.gateway_url}/v1/actions", timeout=10)
+        if any(a["action"] == action and a["serving"] for a in answer.json()["actions"]):
             return processes
         time.sleep(0.5)
     raise SystemExit(f"the {model} worker never announced itself; see {config.run_dir / 'logs'}")
@@ -574,7 +578,8 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
     batches = batch_counter(engine)
     for group in PLATFORM_GROUPS:
         groups.add(group, lambda pid=processes[group].pid: tree(pid))
-    call = platform_call(config.gateway_url, spec.action, client)
+    platform_client = Client(config.api_key())
+    call = platform_call(config.gateway_url, spec.action, platform_client)
     profiles = Profiles(args.profile_dir / model, {g: processes[g].pid for g in PLATFORM_GROUPS})
     try:
         with (
@@ -582,7 +587,7 @@ def run_model(model: str, args: argparse.Namespace, base: devstack.StackConfig, 
             profiles.recording() if args.profile else nullcontext(),
         ):
             figures.latencies_ms, figures.seconds = platform_burst(
-                config.gateway_url, spec.action, args.requests, args.clients, database_url
+                config.gateway_url, config.api_key(), spec.action, args.requests, args.clients, database_url
             )
             figures.completed = len(figures.latencies_ms)
         rows.append(figures)

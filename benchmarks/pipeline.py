@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,17 +27,24 @@ import requests
 
 from texts import TEXTS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import devstack
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080"))
+    parser.add_argument("--api-key", help="a tenant's key (default: GATEWAY_API_KEY, or make up's dev key)")
     parser.add_argument("-n", "--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--light", type=int, default=50, help="requests sent one at a time, for latency")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"))
     args = parser.parse_args()
+    args.api_key = args.api_key or os.environ.get("GATEWAY_API_KEY") or devstack.config_from_env(os.environ).api_key()
 
     session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {args.api_key}"
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=args.concurrency)
     session.mount("http://", adapter)
     texts = [f"{TEXTS[i % len(TEXTS)]} (#{i})" for i in range(args.requests)]

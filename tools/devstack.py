@@ -42,6 +42,7 @@ LABEL_STUDIO_BIN = ROOT / ".venv-label-studio" / "bin" / "label-studio"
 DEV_LABEL_STUDIO_USER = "admin@localhost"
 DEV_LABEL_STUDIO_PASSWORD = "label-studio-dev"
 DEV_LABEL_STUDIO_API_KEY = "label-studio-dev-token"
+DEV_TENANT = "dev"  # make up's tenant; its API key is DEV_API_KEY, or one made once and kept in .run/dev-api-key
 MODELS_DIR = ROOT / "ml-models" / "models"
 
 
@@ -66,6 +67,7 @@ class StackConfig:
     label_studio_user: str = DEV_LABEL_STUDIO_USER
     label_studio_password: str = DEV_LABEL_STUDIO_PASSWORD
     label_studio_api_key: str = DEV_LABEL_STUDIO_API_KEY
+    dev_api_key: str | None = None  # the dev tenant's key; None: the saved one, or a new one
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -127,6 +129,14 @@ class StackConfig:
     @property
     def settings_file(self) -> Path:
         return self.run_dir / "stack.env"
+
+    @property
+    def api_key_file(self) -> Path:
+        return self.run_dir / "dev-api-key"
+
+    def api_key(self) -> str:
+        """The dev tenant's API key (bootstrap puts it in place)."""
+        return self.api_key_file.read_text().strip()
 
 
 # How long each kind of child may take to stop gracefully before its group is killed.
@@ -495,6 +505,35 @@ def bootstrap(config: StackConfig, republish_unfinished: bool = False) -> None:
     """
     flags = ["--republish-unfinished"] if republish_unfinished else []
     run_step(config, [str(VENV_BIN / "python"), str(ROOT / "localstack" / "bootstrap.py"), *flags])
+    ensure_dev_key(config)
+
+
+def ensure_dev_key(config: StackConfig) -> None:
+    """The dev tenant with its key in place and saved to `config.api_key_file` (readable by its owner only).
+
+    The key is DEV_API_KEY when set; otherwise the one saved by an earlier run, or a new one when
+    there is none (or the saved one was revoked).
+    """
+    from gateway.auth import generate_key
+
+    saved = config.api_key_file.read_text().strip() if config.api_key_file.exists() else None
+    candidates = [config.dev_api_key] if config.dev_api_key else [k for k in (saved, generate_key()) if k]
+    for key in candidates:
+        imported = subprocess.run(
+            [str(VENV_BIN / "gateway-admin"), "keys", "import", DEV_TENANT],
+            input=key + "\n",
+            text=True,
+            capture_output=True,
+            env=config.env(),
+            cwd=ROOT,
+        )
+        if imported.returncode == 0:
+            config.run_dir.mkdir(parents=True, exist_ok=True)
+            config.api_key_file.touch(mode=0o600)
+            config.api_key_file.write_text(key + "\n")
+            return
+        log(f"the dev tenant's key was not accepted: {imported.stderr.strip()}")
+    raise SystemExit("no API key for the dev tenant; set DEV_API_KEY to a key of 32 or more characters")
 
 
 def ensure_champions(config: StackConfig, *extra_args: str) -> None:
@@ -630,9 +669,12 @@ def up(config: StackConfig) -> None:
             f"  Monitoring: every hour at :00 (log: monitoring-job.log); `make monitor` runs it now\n"
             f"            runs: {config.gateway_url}/v1/monitoring/runs\n"
             f"{_annotation_lines(config)}\n"
-            f"Try:\n  curl -s -X POST {config.gateway_url}/v1/inference -H 'Content-Type: application/json' \\\n"
+            f"  API key of tenant {DEV_TENANT}: {config.api_key()}   (saved in {config.api_key_file})\n\n"
+            f"Try:\n  KEY=$(cat {config.api_key_file})\n"
+            f'  curl -s -X POST {config.gateway_url}/v1/inference -H "Authorization: Bearer $KEY" \\\n'
+            f"       -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"action": "sentiment", "text": "A warm, funny and moving film."}}\'\n'
-            f"  curl -s '{config.gateway_url}/v1/inference/<request_id>?wait=10'\n\n"
+            f"  curl -s -H \"Authorization: Bearer $KEY\" '{config.gateway_url}/v1/inference/<request_id>?wait=10'\n\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
@@ -682,6 +724,7 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
         label_studio_user=environ.get("LABEL_STUDIO_USERNAME", DEV_LABEL_STUDIO_USER),
         label_studio_password=environ.get("LABEL_STUDIO_PASSWORD", DEV_LABEL_STUDIO_PASSWORD),
         label_studio_api_key=environ.get("LABEL_STUDIO_API_KEY", DEV_LABEL_STUDIO_API_KEY),
+        dev_api_key=environ.get("DEV_API_KEY") or None,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -14,11 +13,13 @@ from uuid import UUID
 import botocore.exceptions
 import sqlalchemy.exc
 import yaml
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
-from sqlalchemy import Engine, Row, text
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from gateway import feedback, handlers, store
+from gateway import feedback, handlers
+from gateway.auth import current_tenant, require_tenant
+from gateway.dependencies import deps
 from gateway.errors import (
     ApiError,
     DependencyUnavailable,
@@ -28,29 +29,16 @@ from gateway.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from gateway.settings import Settings
+from gateway.unit_of_work import HumanLabel, StoredRequest
 from gateway.validation import parse_feedback, parse_json, parse_submission
-from gateway.waiting import FinishedWaiter
-from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import find_topic_arn
 from inference_core.db.schema import FINISHED, LabelSource
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__)
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    settings: Settings
-    engine: Engine
-    waiter: FinishedWaiter
-    sns_client: Any
-    reports: S3Store  # the monitoring job's reports
-
-
-def deps() -> Dependencies:
-    return current_app.extensions["gateway"]
+bp = Blueprint("api", __name__)  # the tenants' routes: each needs an API key
+bp.before_request(require_tenant)
+probes = Blueprint("probes", __name__)  # open: health, readiness and the API's description
 
 
 @bp.post("/v1/inference")
@@ -59,7 +47,7 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
         raise UnsupportedMediaType("Content-Type must be application/json")
     body = parse_json(request.get_data(cache=False))
     command = parse_submission(body, request.headers.get("Idempotency-Key"))
-    submission = handlers.submit(deps().engine, command)
+    submission = handlers.submit(deps().uow, current_tenant(), command)
     headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -72,14 +60,10 @@ def get_inference(request_id: str) -> Response:
     wait = _parse_wait(request.args.get("wait"), deps().settings.max_wait_seconds)
     deadline = time.monotonic() + wait
     while True:
-        with deps().engine.connect() as conn:
-            row = store.get_request(conn, parsed_id)
-            if row is None:
-                raise NotFound(f"no inference request {request_id}")
-            remaining = deadline - time.monotonic()
-            if row.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
-                labels = store.request_labels(conn, parsed_id)
-                return jsonify({**_request_json(row), "labels": [_label_json(label) for label in labels]})
+        stored, labels = handlers.read_request(deps().uow, current_tenant(), parsed_id)
+        remaining = deadline - time.monotonic()
+        if stored.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
+            return jsonify({**_request_json(stored), "labels": [_label_json(label) for label in labels]})
         deps().waiter.wait(parsed_id, remaining)
 
 
@@ -90,8 +74,8 @@ def give_feedback(request_id: str) -> tuple[Response, int]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
     label = parse_feedback(parse_json(request.get_data(cache=False)))
-    with deps().engine.begin() as conn:
-        stored = feedback.give_feedback(store.PostgresFeedback(conn), parsed_id, label)
+    with deps().uow.transaction() as tx:
+        stored = feedback.give_feedback(tx, current_tenant(), parsed_id, label)
     body = {"request_id": str(parsed_id), "source": LabelSource.CLIENT.value, "label": stored.label}
     body |= {"created_at": _iso(stored.created_at), "updated_at": _iso(stored.updated_at)}
     return jsonify(body), 201 if stored.created else 200
@@ -101,8 +85,8 @@ def give_feedback(request_id: str) -> tuple[Response, int]:
 def list_actions() -> Response:
     ttl = timedelta(seconds=deps().settings.serving_ttl_seconds)
     now = datetime.now(UTC)
-    with deps().engine.connect() as conn:
-        actions = store.list_actions(conn)
+    with deps().uow.transaction() as tx:
+        actions = tx.actions()
     return jsonify(
         actions=[
             {
@@ -117,12 +101,12 @@ def list_actions() -> Response:
     )
 
 
-@bp.get("/healthz")
+@probes.get("/healthz")
 def healthz() -> Response:
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@probes.get("/readyz")
 def readyz() -> Response:
     checks: dict[str, str] = {}
     try:
@@ -141,7 +125,7 @@ def readyz() -> Response:
     return jsonify(status="ready", checks=checks)
 
 
-@bp.get("/openapi.json")
+@probes.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(load_openapi())
 
@@ -170,7 +154,7 @@ def _parse_wait(raw: str | None, maximum: int) -> float:
     return value
 
 
-def _request_json(row: Row[Any]) -> dict[str, Any]:
+def _request_json(row: StoredRequest) -> dict[str, Any]:
     return {
         "request_id": str(row.id),
         "action": row.action,
@@ -187,7 +171,7 @@ def _request_json(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _label_json(row: Row[Any]) -> dict[str, Any]:
+def _label_json(row: HumanLabel) -> dict[str, Any]:
     return {
         "source": row.source,
         "label": row.label,

@@ -6,9 +6,12 @@ import logging
 
 from flask import Flask
 
-from gateway.api import Dependencies, bp, register_error_handlers
+from gateway.api import bp, probes, register_error_handlers
+from gateway.auth import Authenticator
+from gateway.dependencies import Dependencies
 from gateway.monitoring_api import bp as monitoring_bp
 from gateway.settings import THREADS_PER_PROCESS, Settings
+from gateway.store import SqlUnitOfWork
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
@@ -21,13 +24,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = make_engine(settings.database_url, pool_size=THREADS_PER_PROCESS)
+    uow = SqlUnitOfWork(engine)
     app.extensions["gateway"] = Dependencies(
         settings=settings,
-        engine=make_engine(settings.database_url, pool_size=THREADS_PER_PROCESS),
+        uow=uow,
+        engine=engine,
+        authenticator=Authenticator(uow, settings.key_cache_seconds),
         waiter=FinishedWaiter(settings.database_url),
         sns_client=aws_client("sns", settings.aws),
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),
     )
+    app.register_blueprint(probes)
     app.register_blueprint(bp)
     app.register_blueprint(monitoring_bp)
     register_error_handlers(app)

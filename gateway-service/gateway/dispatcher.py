@@ -14,6 +14,7 @@ from functools import partial
 from gateway.handlers import apply_worker_events
 from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
+from gateway.store import SqlUnitOfWork
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
@@ -52,7 +53,7 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
     queue = SqsQueue.named(sqs, settings.aws.names.gateway_queue)
     consumer = QueueConsumer(
         queue,
-        partial(apply_worker_events, engine, stored_results),
+        partial(apply_worker_events, SqlUnitOfWork(engine), stored_results),
         ConsumerSettings(
             wait_seconds=settings.consumer_wait_seconds,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,

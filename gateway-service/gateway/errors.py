@@ -50,6 +50,13 @@ class IdempotencyConflict(ApiError):
     status, code = 409, "idempotency_key_reused"
 
 
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="inference-gateway"'}
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

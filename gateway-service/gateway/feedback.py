@@ -1,6 +1,7 @@
 """Client feedback: the label a client says its request should have been given.
 
-Invariants: feedback is taken only for a succeeded request, only with a label from its model's
+Invariants: a tenant gives feedback only on its own requests (another's is not found); feedback
+is taken only for a succeeded request, only with a label from its model's
 label set (``labels`` in the model's ``model.toml``); a request holds at most one client label,
 the latest one sent, so sending the same feedback again changes nothing.
 """
@@ -32,13 +33,13 @@ class StoredLabel:
 
 
 class FeedbackStore(Protocol):
-    def request_facts(self, request_id: UUID) -> RequestFacts | None: ...
+    def request_facts(self, tenant: str, request_id: UUID) -> RequestFacts | None: ...
 
     def put_client_label(self, request_id: UUID, label: str) -> StoredLabel: ...
 
 
-def give_feedback(store: FeedbackStore, request_id: UUID, label: str) -> StoredLabel:
-    facts = store.request_facts(request_id)
+def give_feedback(store: FeedbackStore, tenant: str, request_id: UUID, label: str) -> StoredLabel:
+    facts = store.request_facts(tenant, request_id)
     if facts is None:
         raise NotFound(f"no inference request {request_id}")
     if facts.status != RequestStatus.SUCCEEDED.value:

@@ -1,22 +1,22 @@
-"""The gateway's use cases as plain functions: submit a request, and apply workers' events."""
+"""The gateway's use cases as plain functions on its unit of work: submit and read a request, apply workers' events."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic_core import from_json
-from sqlalchemy import Connection, Engine
 
-from gateway import outbox, store
-from gateway.errors import IdempotencyConflict, UnknownAction
+from gateway.errors import IdempotencyConflict, NotFound, UnknownAction
+from gateway.unit_of_work import HumanLabel, StoredRequest, Transaction, UnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
+from inference_core.db.schema import FINISHED
 from inference_core.events import (
     Event,
     InferenceBatchCompleted,
@@ -41,26 +41,31 @@ class Submission:
     replayed: bool
 
 
-def submit(engine: Engine, command: SubmitInference) -> Submission:
-    """Store the request and its event (one statement); the outbox relay publishes it."""
+def submit(uow: UnitOfWork, tenant: str, command: SubmitInference) -> Submission:
+    """Store the tenant's request and its event; the outbox relay publishes it.
+
+    An idempotency key is the tenant's own: used again with the same body, the original request is
+    the answer; with another body, a conflict.
+    """
     event = InferenceRequested(
         request_id=uuid.uuid4(),
         action=command.action,
         text=command.text,
         metadata=command.metadata,
         submitted_at=utcnow(),
+        tenant=tenant,
     )
-    with engine.begin() as conn:
-        if store.insert_request(conn, event, command.idempotency_key, command.fingerprint):
+    with uow.transaction() as tx:
+        if tx.add_request(event, command.idempotency_key, command.fingerprint):
             return Submission(event.request_id, "queued", replayed=False)
-        if not store.action_exists(conn, command.action):
-            known = [a.action for a in store.list_actions(conn)]
+        known = [a.action for a in tx.actions()]
+        if command.action not in known:
             raise UnknownAction(
                 f"unknown action {command.action!r}; known actions: {', '.join(known) or 'none'}",
                 {"known_actions": known},
             )
         assert command.idempotency_key is not None  # only the key's unique index can refuse an insert
-        original = store.get_by_idempotency_key(conn, command.idempotency_key)
+        original = tx.request_by_idempotency_key(tenant, command.idempotency_key)
     if original is None:  # pragma: no cover - the conflicting row was deleted in between
         raise IdempotencyConflict("Idempotency-Key is being used by another request; retry")
     if original.request_fingerprint != command.fingerprint:
@@ -71,13 +76,26 @@ def submit(engine: Engine, command: SubmitInference) -> Submission:
     return Submission(original.id, original.status, replayed=True)
 
 
+def read_request(uow: UnitOfWork, tenant: str, request_id: UUID) -> tuple[StoredRequest, list[HumanLabel]]:
+    """The tenant's request and its human labels; another tenant's is not found, as an unknown one.
+
+    Only a finished request can hold labels (people and clients label answers), so an unfinished
+    one, read again and again by a ``?wait``, costs one query.
+    """
+    with uow.transaction() as tx:
+        request = tx.request(tenant, request_id)
+        if request is None:
+            raise NotFound(f"no inference request {request_id}")
+        return request, tx.labels(request_id) if request.status in FINISHED else []
+
+
 class StoredResults(Protocol):
     """Where workers leave results too large for their messages: S3Store here, a dict in tests."""
 
     def get(self, uri: str) -> bytes: ...
 
 
-def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequence[ReceivedMessage]) -> Failures:
+def apply_worker_events(uow: UnitOfWork, stored: StoredResults, messages: Sequence[ReceivedMessage]) -> Failures:
     """Apply a batch from the gateway queue in one transaction; if that fails, each event in its own.
 
     A message that carries a batch of outcomes is applied outcome by outcome on that path, so one
@@ -89,33 +107,30 @@ def apply_worker_events(engine: Engine, stored: StoredResults, messages: Sequenc
     for message in messages:
         try:
             event = decode(message.body)
-            if not isinstance(event, _APPLIED):
-                raise MalformedEvent(f"the gateway does not handle {type(event).__name__} events")
             if isinstance(event, InferenceBatchCompleted):
                 events.extend((message, outcome) for outcome in event.outcomes)
-            else:
+            elif type(event) in HANDLERS:
                 events.append((message, event))
+            else:
+                raise MalformedEvent(f"the gateway does not handle {type(event).__name__} events")
         except MalformedEvent as exc:
             failures[message.message_id] = exc
     events = _with_results(events, stored, failures)
     if not events:
         return failures
     try:
-        with engine.begin() as conn:
-            apply_events(conn, [event for _, event in events])
+        with uow.transaction() as tx:
+            apply_events(tx, [event for _, event in events])
     except Exception as exc:
         if len(events) > 1:
             log.warning("a batch of %d events failed (%s); applying them one by one", len(events), exc)
         for message, event in events:
             try:
-                with engine.begin() as conn:
-                    apply_events(conn, [event])
+                with uow.transaction() as tx:
+                    apply_events(tx, [event])
             except Exception as single_exc:
                 failures[message.message_id] = single_exc
     return failures
-
-
-_APPLIED = (InferenceBatchCompleted, InferenceCompleted, InferenceBatchStarted, InferenceStarted, ModelServing)
 
 
 def _with_results(
@@ -150,19 +165,22 @@ def _read_results(stored: StoredResults, uri: str) -> list[Any] | Exception:
     return array if isinstance(array, list) else MalformedEvent(f"{uri} does not hold a JSON array of results")
 
 
-def apply_events(conn: Connection, events: Sequence[Event]) -> None:
-    """Apply workers' events in the caller's transaction.
+def apply_events(tx: Transaction, events: Sequence[Event]) -> None:
+    """Apply workers' events in the caller's transaction, each kind by its handler in ``HANDLERS``' order."""
+    by_type: dict[type[Event], list[Event]] = {}
+    for event in events:
+        by_type.setdefault(type(event), []).append(event)
+    for event_type, handler in HANDLERS.items():
+        if event_type in by_type:
+            handler(tx, by_type[event_type])
 
-    The order keeps dispatchers side by side from deadlocking: outcomes lock their rows first, in id
-    order (two dispatchers may wait for each other, never in a cycle); started events then skip the
-    rows another transaction holds; heartbeats (one row per action) come last.
-    """
-    outcomes = [e for e in events if isinstance(e, InferenceCompleted)]
-    finished = store.record_outcomes(conn, outcomes)
+
+def finish(tx: Transaction, outcomes: Sequence[InferenceCompleted]) -> None:
+    """Store outcomes (each request's once) and announce each request this finished with job_completed."""
+    finished = tx.record_outcomes(outcomes)
     if len(finished) < len(outcomes):
         log.info("%d duplicate outcomes ignored", len(outcomes) - len(finished))
-    outbox.enqueue_many(
-        conn,
+    tx.publish(
         [
             JobCompleted(
                 request_id=f.request_id,
@@ -171,18 +189,38 @@ def apply_events(conn: Connection, events: Sequence[Event]) -> None:
                 model_name=f.model_name,
                 model_version=f.model_version,
                 completed_at=f.completed_at,
+                tenant=f.tenant,
             )
             for f in finished
-        ],
+        ]
     )
+
+
+def mark_started(tx: Transaction, events: Sequence[InferenceBatchStarted]) -> None:
     for event in events:
-        if isinstance(event, InferenceBatchStarted):
-            store.mark_started(conn, event)
-        elif isinstance(event, InferenceStarted):  # from workers that predate batch events
-            store.mark_started(conn, as_batch(event))
+        tx.mark_started(event)
+
+
+def mark_started_one(tx: Transaction, events: Sequence[InferenceStarted]) -> None:
+    """From workers that predate batch events."""
+    mark_started(tx, [as_batch(event) for event in events])
+
+
+def record_serving(tx: Transaction, events: Sequence[ModelServing]) -> None:
     for event in events:
-        if isinstance(event, ModelServing):
-            store.record_serving(conn, event)
+        tx.record_serving(event)
+
+
+# Each kind of worker event the gateway applies, and its handler, in the order they are applied:
+# outcomes lock their rows first, in id order (dispatchers side by side may wait for each other,
+# never in a cycle); started events then skip the rows another transaction holds; heartbeats (one
+# row per action) come last. (An inference_batch_response is applied as its outcomes.)
+HANDLERS: dict[type[Event], Callable[[Transaction, Any], None]] = {
+    InferenceCompleted: finish,
+    InferenceBatchStarted: mark_started,
+    InferenceStarted: mark_started_one,
+    ModelServing: record_serving,
+}
 
 
 def as_batch(event: InferenceStarted) -> InferenceBatchStarted:

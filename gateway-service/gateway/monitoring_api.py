@@ -9,13 +9,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import Row
 
-from gateway.api import deps, parse_id
+from gateway.api import parse_id
+from gateway.auth import require_tenant
+from gateway.dependencies import deps
 from gateway.errors import DependencyUnavailable, InvalidRequest, NotFound
 from inference_core.aws.s3 import ObjectMissing
 from inference_core.db import monitoring
 from inference_core.db.schema import RunStatus
 
-bp = Blueprint("monitoring", __name__)
+bp = Blueprint("monitoring", __name__)  # any tenant's key reads them: they are the models' figures
+bp.before_request(require_tenant)
 
 MAX_PAGE = 200
 

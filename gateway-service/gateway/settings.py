@@ -26,6 +26,8 @@ class Settings:
     serving_ttl_seconds: int = 90
     consumer_wait_seconds: int = 20
     consumer_backoff_base_seconds: int = 2
+    # How long a process trusts an API key it has found: a revoked key is refused within this time.
+    key_cache_seconds: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,4 +40,5 @@ class Settings:
             serving_ttl_seconds=env.integer("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
             consumer_wait_seconds=env.integer("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             consumer_backoff_base_seconds=env.integer("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
+            key_cache_seconds=env.integer("GATEWAY_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300),
         )

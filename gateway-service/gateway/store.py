@@ -1,116 +1,56 @@
-"""SQL for the gateway's tables. Functions take a Connection: the caller owns the transaction."""
+"""The gateway's unit of work on PostgreSQL (see ``gateway.unit_of_work``): its SQL, one transaction each."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Literal
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Row, func, literal, select, text, update
+from sqlalchemy import Connection, Engine, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.feedback import RequestFacts, StoredLabel
-from inference_core.db.outbox import INSERT_EVENT_FROM, event_params
+from gateway.unit_of_work import ActionRow, Finished, HumanLabel, StoredRequest
+from inference_core.db.outbox import INSERT_EVENT_FROM, enqueue_many, event_params
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
     LabelSource,
     RequestStatus,
+    api_keys,
     inference_requests,
     labels,
     model_actions,
+    tenants,
 )
-from inference_core.events import InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
+from inference_core.events import Event, InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
 
 
-@dataclass(frozen=True)
-class ActionRow:
-    action: str
-    model_name: str
-    model_version: str | None
-    last_seen_at: datetime | None
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self._engine.begin() as conn:
+            yield SqlTransaction(conn)
 
 
-# A request and its event in one statement (one round trip, atomic as any statement is).
 _INSERT_REQUEST = text(
     """
     WITH inserted AS (
-        INSERT INTO inference_requests (id, action, input_text, metadata, idempotency_key, request_fingerprint, status)
-        SELECT :id, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint, :status
+        INSERT INTO inference_requests
+            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, status)
+        SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint, :status
         WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
-        ON CONFLICT (idempotency_key) DO NOTHING
+        ON CONFLICT (tenant, idempotency_key) DO NOTHING
         RETURNING id
     )
     """
     + INSERT_EVENT_FROM.format(change="inserted")
 )
-
-
-def insert_request(conn: Connection, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
-    """Insert a queued request and its event in one statement.
-
-    False, and nothing written, if the action is unknown or the idempotency key is already taken.
-    """
-    params = {
-        "id": event.request_id,
-        "action": event.action,
-        "input_text": event.text,
-        "metadata": to_json(event.metadata).decode(),
-        "idempotency_key": idempotency_key,
-        "fingerprint": fingerprint,
-        "status": RequestStatus.QUEUED.value,
-    }
-    return conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None
-
-
-def get_request(conn: Connection, request_id: UUID) -> Row[Any] | None:
-    return conn.execute(select(inference_requests).where(inference_requests.c.id == request_id)).first()
-
-
-def get_by_idempotency_key(conn: Connection, key: str) -> Row[Any] | None:
-    return conn.execute(select(inference_requests).where(inference_requests.c.idempotency_key == key)).first()
-
-
-def mark_started(conn: Connection, event: InferenceBatchStarted) -> int:
-    """queued -> running; returns how many moved.
-
-    A request that already moved on is left alone (events may arrive out of order), and so is one
-    whose row another transaction holds (SKIP LOCKED): that one is being finished, and "running"
-    is informative. Never waiting for a lock, this cannot deadlock with ``record_outcomes``.
-    """
-    queued = (
-        select(inference_requests.c.id)
-        .where(
-            inference_requests.c.id.in_(event.request_ids), inference_requests.c.status == RequestStatus.QUEUED.value
-        )
-        .with_for_update(skip_locked=True)
-    )
-    result = conn.execute(
-        update(inference_requests)
-        .where(inference_requests.c.id.in_(queued))
-        .values(
-            status=RequestStatus.RUNNING.value,
-            started_at=event.started_at,
-            model_name=event.model_name,
-            model_version=event.model_version,
-            updated_at=func.now(),
-        )
-    )
-    return int(result.rowcount)
-
-
-@dataclass(frozen=True)
-class Finished:
-    """A request this transaction finished: what its job_completed event says."""
-
-    request_id: UUID
-    action: str
-    status: Literal["succeeded", "failed"]
-    model_name: str
-    model_version: str | None
-    completed_at: datetime
 
 
 _UNFINISHED = (RequestStatus.QUEUED.value, RequestStatus.RUNNING.value)
@@ -132,112 +72,63 @@ _RECORD_OUTCOMES = text(
         ORDER BY id, status = :succeeded DESC
     ) AS o
     WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
-    RETURNING r.id, r.action, r.status, r.model_name, r.model_version, r.completed_at,
+    RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at,
         pg_notify(:channel, r.id::text)
     """
 )
 
 
-def record_outcomes(conn: Connection, events: Sequence[InferenceCompleted]) -> list[Finished]:
-    """Store each request's outcome once: the requests this call finished (a subset of `events`).
-
-    The conditional update is the idempotency key: a redelivered or duplicated response finds
-    its request already finished and changes nothing; two outcomes for one request in the same
-    batch store one (a success before a failure). The unfinished rows are locked first, in id
-    order, so two dispatchers applying overlapping batches wait for each other instead of
-    deadlocking; the waiters are woken by a NOTIFY per finished request.
-    """
-    if not events:
-        return []
-    locked = list(
-        conn.execute(
-            select(inference_requests.c.id)
-            .where(
-                inference_requests.c.id.in_(sorted({e.request_id for e in events})),
-                inference_requests.c.status.in_(_UNFINISHED),
-            )
-            .order_by(inference_requests.c.id)
-            .with_for_update()
-        ).scalars()
-    )
-    if not locked:
-        return []
-    outcomes = [
-        {
-            "id": str(e.request_id),
-            "status": e.status,
-            "result": e.result,
-            "error": e.error.model_dump() if e.error else None,
-            "model_name": e.model_name,
-            "model_version": e.model_version,
-            "features_uri": e.features_uri,
-            "features_row": e.features_row,
-            "started_at": e.started_at.isoformat() if e.started_at else None,
-            "completed_at": e.completed_at.isoformat(),
-        }
-        for e in events
-    ]
-    rows = conn.execute(
-        _RECORD_OUTCOMES,
-        {
-            "outcomes": to_json(outcomes).decode(),
-            "locked": locked,
-            "unfinished": list(_UNFINISHED),
-            "succeeded": RequestStatus.SUCCEEDED.value,
-            "channel": FINISHED_CHANNEL,
-        },
-    )
-    return [Finished(r.id, r.action, r.status, r.model_name, r.model_version, r.completed_at) for r in rows]
+_REQUEST_COLUMNS = [inference_requests.c[f.name] for f in fields(StoredRequest)]
 
 
-def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
-    """Make an action known with its model's label set (bootstrap does this for every model folder)."""
-    declared = list(label_set) or None  # null: the model's results are not labels
-    conn.execute(
-        insert(model_actions)
-        .values(action=action, model_name=model_name, labels=declared)
-        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": declared})
-    )
-
-
-def record_serving(conn: Connection, event: ModelServing) -> None:
-    conn.execute(
-        insert(model_actions)
-        .values(
-            action=event.action,
-            model_name=event.model_name,
-            model_version=event.model_version,
-            last_seen_at=event.at,
-        )
-        .on_conflict_do_update(
-            index_elements=["action"],
-            set_={"model_name": event.model_name, "model_version": event.model_version, "last_seen_at": event.at},
-            where=func.coalesce(model_actions.c.last_seen_at, event.at) <= event.at,
-        )
-    )
-
-
-def list_actions(conn: Connection) -> list[ActionRow]:
-    rows = conn.execute(select(model_actions).order_by(model_actions.c.action)).all()
-    return [ActionRow(r.action, r.model_name, r.model_version, r.last_seen_at) for r in rows]
-
-
-def action_exists(conn: Connection, action: str) -> bool:
-    return conn.execute(select(model_actions.c.action).where(model_actions.c.action == action)).first() is not None
-
-
-class PostgresFeedback:
-    """The feedback use case's store, inside the caller's transaction."""
+class SqlTransaction:
+    """``gateway.unit_of_work.Transaction`` in one database transaction (its connection's)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def request_facts(self, request_id: UUID) -> RequestFacts | None:
+    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+        """The request and its event in one statement (one round trip, atomic as any statement is)."""
+        params = {
+            "id": event.request_id,
+            "tenant": event.tenant,
+            "action": event.action,
+            "input_text": event.text,
+            "metadata": to_json(event.metadata).decode(),
+            "idempotency_key": idempotency_key,
+            "fingerprint": fingerprint,
+            "status": RequestStatus.QUEUED.value,
+        }
+        return self._conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None
+
+    def request(self, tenant: str, request_id: UUID) -> StoredRequest | None:
+        r = inference_requests.c
+        row = self._conn.execute(select(*_REQUEST_COLUMNS).where(r.id == request_id, r.tenant == tenant)).first()
+        return StoredRequest(**row._mapping) if row else None
+
+    def request_by_idempotency_key(self, tenant: str, key: str) -> StoredRequest | None:
+        r = inference_requests.c
+        row = self._conn.execute(select(*_REQUEST_COLUMNS).where(r.tenant == tenant, r.idempotency_key == key)).first()
+        return StoredRequest(**row._mapping) if row else None
+
+    def actions(self) -> list[ActionRow]:
+        rows = self._conn.execute(select(model_actions).order_by(model_actions.c.action)).all()
+        return [ActionRow(r.action, r.model_name, r.model_version, r.last_seen_at) for r in rows]
+
+    def labels(self, request_id: UUID) -> list[HumanLabel]:
+        rows = self._conn.execute(
+            select(labels.c.source, labels.c.label, labels.c.annotator, labels.c.created_at, labels.c.updated_at)
+            .where(labels.c.request_id == request_id)
+            .order_by(labels.c.created_at, labels.c.id)
+        )
+        return [HumanLabel(**row._mapping) for row in rows]
+
+    def request_facts(self, tenant: str, request_id: UUID) -> RequestFacts | None:
         r, a = inference_requests.c, model_actions.c
         row = self._conn.execute(
             select(r.status, r.model_name, a.labels)
             .select_from(inference_requests.outerjoin(model_actions, a.model_name == r.model_name))
-            .where(r.id == request_id)
+            .where(r.id == request_id, r.tenant == tenant)
             .limit(1)
         ).first()
         if row is None:
@@ -261,13 +152,179 @@ class PostgresFeedback:
             ).one()
         return StoredLabel(label, row.created_at, row.updated_at, bool(row.created))
 
-
-def request_labels(conn: Connection, request_id: UUID) -> list[Row[Any]]:
-    """The human labels a request holds, oldest first."""
-    return list(
-        conn.execute(
-            select(labels.c.source, labels.c.label, labels.c.annotator, labels.c.created_at, labels.c.updated_at)
-            .where(labels.c.request_id == request_id)
-            .order_by(labels.c.created_at, labels.c.id)
+    def record_outcomes(self, outcomes: Sequence[InferenceCompleted]) -> list[Finished]:
+        """One statement for the batch. The conditional update is the idempotency key: a redelivered
+        or duplicated response finds its request already finished and changes nothing. The unfinished
+        rows are locked first, in id order, so two dispatchers applying overlapping batches wait for
+        each other instead of deadlocking; the waiters are woken by a NOTIFY per finished request.
+        """
+        if not outcomes:
+            return []
+        locked = list(
+            self._conn.execute(
+                select(inference_requests.c.id)
+                .where(
+                    inference_requests.c.id.in_(sorted({e.request_id for e in outcomes})),
+                    inference_requests.c.status.in_(_UNFINISHED),
+                )
+                .order_by(inference_requests.c.id)
+                .with_for_update()
+            ).scalars()
         )
+        if not locked:
+            return []
+        rows = [
+            {
+                "id": str(e.request_id),
+                "status": e.status,
+                "result": e.result,
+                "error": e.error.model_dump() if e.error else None,
+                "model_name": e.model_name,
+                "model_version": e.model_version,
+                "features_uri": e.features_uri,
+                "features_row": e.features_row,
+                "started_at": e.started_at.isoformat() if e.started_at else None,
+                "completed_at": e.completed_at.isoformat(),
+            }
+            for e in outcomes
+        ]
+        finished = self._conn.execute(
+            _RECORD_OUTCOMES,
+            {
+                "outcomes": to_json(rows).decode(),
+                "locked": locked,
+                "unfinished": list(_UNFINISHED),
+                "succeeded": RequestStatus.SUCCEEDED.value,
+                "channel": FINISHED_CHANNEL,
+            },
+        )
+        return [
+            Finished(r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at)
+            for r in finished
+        ]
+
+    def mark_started(self, event: InferenceBatchStarted) -> int:
+        """SKIP LOCKED: a row another transaction holds is being finished, and "running" is only
+        informative. Never waiting for a lock, this cannot deadlock with ``record_outcomes``."""
+        queued = (
+            select(inference_requests.c.id)
+            .where(
+                inference_requests.c.id.in_(event.request_ids),
+                inference_requests.c.status == RequestStatus.QUEUED.value,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        result = self._conn.execute(
+            update(inference_requests)
+            .where(inference_requests.c.id.in_(queued))
+            .values(
+                status=RequestStatus.RUNNING.value,
+                started_at=event.started_at,
+                model_name=event.model_name,
+                model_version=event.model_version,
+                updated_at=func.now(),
+            )
+        )
+        return int(result.rowcount)
+
+    def record_serving(self, event: ModelServing) -> None:
+        self._conn.execute(
+            insert(model_actions)
+            .values(
+                action=event.action,
+                model_name=event.model_name,
+                model_version=event.model_version,
+                last_seen_at=event.at,
+            )
+            .on_conflict_do_update(
+                index_elements=["action"],
+                set_={"model_name": event.model_name, "model_version": event.model_version, "last_seen_at": event.at},
+                where=func.coalesce(model_actions.c.last_seen_at, event.at) <= event.at,
+            )
+        )
+
+    def publish(self, events: Sequence[Event]) -> None:
+        enqueue_many(self._conn, events)
+
+    def tenant_for_key(self, key_hash: str) -> str | None:
+        return self._conn.execute(
+            select(api_keys.c.tenant).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        ).scalar()
+
+
+def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
+    """Make an action known with its model's label set (bootstrap does this for every model folder)."""
+    declared = list(label_set) or None  # null: the model's results are not labels
+    conn.execute(
+        insert(model_actions)
+        .values(action=action, model_name=model_name, labels=declared)
+        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": declared})
     )
+
+
+# The operator's (gateway-admin): tenants and their keys.
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: int
+    tenant: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def create_tenant(conn: Connection, name: str) -> bool:
+    """False if the tenant already exists."""
+    inserted = conn.execute(insert(tenants).values(name=name).on_conflict_do_nothing().returning(tenants.c.name))
+    return inserted.first() is not None
+
+
+def list_tenants(conn: Connection) -> list[tuple[str, datetime, int]]:
+    """Each tenant with when it was created and how many keys it holds that are not revoked."""
+    live = func.count(api_keys.c.id).filter(api_keys.c.revoked_at.is_(None))
+    rows = conn.execute(
+        select(tenants.c.name, tenants.c.created_at, live)
+        .select_from(tenants.outerjoin(api_keys, api_keys.c.tenant == tenants.c.name))
+        .group_by(tenants.c.name)
+        .order_by(tenants.c.name)
+    )
+    return [(name, created_at, int(count)) for name, created_at, count in rows]
+
+
+def tenant_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(select(tenants.c.name).where(tenants.c.name == name)).first() is not None
+
+
+def add_key(conn: Connection, tenant: str, key_hash: str, prefix: str) -> int | None:
+    """The new key's id; None if a key with this hash is already stored (for any tenant)."""
+    return conn.execute(
+        insert(api_keys)
+        .values(tenant=tenant, key_hash=key_hash, prefix=prefix)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+        .returning(api_keys.c.id)
+    ).scalar()
+
+
+def key_by_hash(conn: Connection, key_hash: str) -> KeyRow | None:
+    k = api_keys.c
+    row = conn.execute(
+        select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).where(k.key_hash == key_hash)
+    ).first()
+    return KeyRow(**row._mapping) if row else None
+
+
+def list_keys(conn: Connection, tenant: str | None) -> list[KeyRow]:
+    k = api_keys.c
+    query = select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).order_by(k.id)
+    if tenant is not None:
+        query = query.where(k.tenant == tenant)
+    return [KeyRow(**row._mapping) for row in conn.execute(query)]
+
+
+def revoke_key(conn: Connection, key_id: int) -> KeyRow | None:
+    """Revoke a key (once: a revoked key keeps its first revocation time); None if there is no such key."""
+    k = api_keys.c
+    conn.execute(update(api_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=func.now()))
+    row = conn.execute(select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).where(k.id == key_id)).first()
+    return KeyRow(**row._mapping) if row else None

@@ -19,7 +19,9 @@ worker's answers for a batch in one message: one publish, one receive and one de
 instead of per request); the gateway still applies the old types. A new optional field is additive too, readers first: a
 reader refuses a field it does not know (``extra="forbid"``), so an event it cannot fully read is
 retried and in the end dead-lettered, never half-read. ``InferenceCompleted.result_ref`` came this
-way (a result too large for the message is stored beside the batch's features and referenced).
+way (a result too large for the message is stored beside the batch's features and referenced),
+and so did ``tenant`` on ``InferenceRequested`` and ``JobCompleted`` (whose request it is, for
+workers and downstream systems to group by; workers deploy before the gateway that sends it).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class InferenceRequested(_Event):
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     submitted_at: datetime
+    tenant: str | None = None  # None from gateways that predate tenants
 
 
 class InferenceStarted(_Event):
@@ -135,6 +138,7 @@ class JobCompleted(_Event):
     model_name: str
     model_version: str | None = None
     completed_at: datetime
+    tenant: str | None = None  # None for requests stored before tenants
 
 
 class ModelServing(_Event):

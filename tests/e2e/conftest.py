@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="session")
 def gateway(platform: Platform) -> GatewayClient:
-    client = GatewayClient(platform.gateway_url)
+    client = GatewayClient(platform.gateway_url, platform.stack.config.api_key())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # the worker loads its model, then announces itself
         actions = client.get("/v1/actions").json()["actions"]

@@ -43,9 +43,9 @@ def services(stack: Stack, fresh_database: str, tmp_path: Path) -> Iterator[Serv
 def test_kill_9_of_a_worker_and_a_dispatcher_loses_nothing_and_completes_each_request_once(
     services: Services,
 ) -> None:
-    url = services.config.gateway_url
+    config = services.config
     model_queue = AwsSettings.from_env(Env(services.config.env())).names.model_queue(MODEL)
-    outcome = in_background(url, BURST_SECONDS)
+    outcome = in_background(config, BURST_SECONDS)
     time.sleep(BURST_SECONDS / 2)
 
     for name in ("worker", "dispatcher"):  # the whole process group, with no chance to clean up
@@ -56,7 +56,7 @@ def test_kill_9_of_a_worker_and_a_dispatcher_loses_nothing_and_completes_each_re
     time.sleep(1)
     for name in ("worker", "dispatcher"):
         services.restart(name)
-    wait_until_serving(url)
+    wait_until_serving(config)
 
     accepted, wrong = outcome()
     assert wrong == []

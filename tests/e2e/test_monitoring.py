@@ -25,6 +25,7 @@ from monitoring_job.settings import Settings
 from shifted_texts import shifted_texts
 from support.api import GatewayClient
 from support.stack import Platform
+from support.tenants import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -130,7 +131,7 @@ def test_runs_and_reports_are_served_over_http(judged: Judged, gateway: GatewayC
     drifted_only = gateway.get("/v1/monitoring/runs", params={"status": "drift", "since": since}).json()["runs"]
     assert {r["status"] for r in drifted_only} == {"drift"}
 
-    report = requests.get(gateway.base_url + shifted["report_url"], timeout=30)
+    report = requests.get(gateway.base_url + shifted["report_url"], headers=bearer(gateway.api_key), timeout=30)
     assert report.status_code == 200
     assert report.headers["Content-Type"].startswith("text/html")
     assert "<html" in report.text.lower() and len(report.text) > 100_000
@@ -187,5 +188,5 @@ def test_a_window_whose_features_and_report_are_gone_is_judged_on_the_rest_and_i
     [run] = [r for r in runs if r["window_start"] == judged.ordinary.start.isoformat()]
     assert "embedding" not in {d["metric"] for d in run["drift"]}
     s3.delete_object(Bucket=platform.stack.aws.names.bucket, Key=again.report_key)
-    gone = requests.get(gateway.base_url + run["report_url"], timeout=30)
+    gone = requests.get(gateway.base_url + run["report_url"], headers=bearer(gateway.api_key), timeout=30)
     assert gone.status_code == 404 and "no longer stored" in gone.json()["error"]["message"]

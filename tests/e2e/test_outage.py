@@ -22,6 +22,7 @@ from inference_core.db.engine import make_engine
 from inference_core.db.schema import inference_requests
 from support.proxy import SwitchableProxy
 from support.stack import Stack
+from support.tenants import bearer, new_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +44,7 @@ def test_a_database_outage_under_load_is_a_503_and_loses_nothing(
     engine = make_engine(fresh_database, pool_size=1)
     with engine.begin() as conn:
         store.register_action(conn, ACTION, "m")
+    _, key = new_tenant(engine)
     database = make_url(fresh_database)
     proxy = SwitchableProxy(database.port or 5432)
     config = dataclasses.replace(
@@ -59,6 +61,7 @@ def test_a_database_outage_under_load_is_a_503_and_loses_nothing(
 
     def client(n: int) -> None:
         session = requests.Session()
+        session.headers.update(bearer(key))
         for i in range(1_000_000):
             if stop.is_set():
                 return
@@ -73,7 +76,7 @@ def test_a_database_outage_under_load_is_a_503_and_loses_nothing(
         phase[0] = "cut"
         proxy.disable()
         time.sleep(4)
-        read_during_cut = requests.get(f"{url}/{uuid.uuid4()}", timeout=30)
+        read_during_cut = requests.get(f"{url}/{uuid.uuid4()}", headers=bearer(key), timeout=30)
         phase[0] = "back"
         proxy.enable()
         deadline = time.monotonic() + 30

@@ -10,8 +10,8 @@ import uuid
 import numpy as np
 from sqlalchemy import insert, select
 
+import devstack
 from e2e.conftest import Observer
-from gateway import store
 from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import find_topic_arn
 from inference_core.aws.sqs import SqsQueue
@@ -104,7 +104,7 @@ def test_duplicate_deliveries_store_one_prediction_and_one_job_completed(
     # SQS may deliver the same request again (and a redrive may replay it): send it twice more.
     stack = platform.stack
     with stack.engine.connect() as conn:
-        row = store.get_request(conn, uuid.UUID(request_id))
+        row = conn.execute(select(inference_requests).where(inference_requests.c.id == uuid.UUID(request_id))).first()
     assert row is not None
     replay = encode(
         InferenceRequested(request_id=row.id, action=row.action, text=row.input_text, submitted_at=utcnow())
@@ -134,7 +134,12 @@ def test_a_poison_message_ends_in_the_dlq_and_fails_its_request(gateway: Gateway
     with stack.engine.begin() as conn:  # a request the platform accepted...
         conn.execute(
             insert(inference_requests).values(
-                id=request_id, action="sentiment", input_text="text", request_fingerprint="f", status="queued"
+                id=request_id,
+                tenant=devstack.DEV_TENANT,  # the gateway fixture's
+                action="sentiment",
+                input_text="text",
+                request_fingerprint="f",
+                status="queued",
             )
         )
     # ...whose event is one no worker can read (a producer bug: text is not a string).

@@ -35,9 +35,9 @@ def services(stack: Stack, fresh_database: str, tmp_path: Path) -> Iterator[Serv
 
 @pytest.mark.parametrize("name", ["gateway", "dispatcher", "worker"])
 def test_sigterm_under_load_exits_within_its_grace_and_loses_nothing(services: Services, name: str) -> None:
-    url = services.config.gateway_url
+    config = services.config
     process = services.running[name]
-    outcome = in_background(url, BURST_SECONDS)
+    outcome = in_background(config, BURST_SECONDS)
     time.sleep(BURST_SECONDS / 2)
 
     process.popen.send_signal(signal.SIGTERM)  # to the main process only, as a pod's stop does
@@ -51,9 +51,9 @@ def test_sigterm_under_load_exits_within_its_grace_and_loses_nothing(services: S
     assert len(accepted) > 10, "the burst did not reach the gateway"
 
     services.restart(name)
-    wait_until_serving(url)
+    wait_until_serving(config)
     if name == "gateway":
-        accepted += burst(url, 0.5)[0]
+        accepted += burst(config, 0.5)[0]
     statuses = statuses_once_finished(services.config.database_url, accepted, 90)
     unfinished = {i: statuses.get(i) for i in accepted if statuses.get(i) != "succeeded"}
     assert unfinished == {}, (

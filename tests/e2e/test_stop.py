@@ -28,6 +28,7 @@ from sqlalchemy import make_url
 import devstack
 from support.models import add_keyword_model
 from support.stack import drop_database, statuses_once_finished
+from support.tenants import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -132,10 +133,15 @@ def submit(session: requests.Session, url: str, text: str) -> str:
 def test_ctrl_c_stops_every_process_every_time_and_loses_no_request(terminal: TerminalStack) -> None:
     accepted: list[str] = []
     stop_seconds: list[float] = []
+    keys: set[str] = set()
     for cycle in range(CYCLES):
         offset = terminal.log.stat().st_size if terminal.log.exists() else 0
         up = terminal.up()
+        key = (Path(terminal.env["DEVSTACK_RUN_DIR"]) / "dev-api-key").read_text().strip()
+        keys.add(key)
+        assert f"API key of tenant dev: {key}" in terminal.output(offset)
         client = requests.Session()
+        client.headers.update(bearer(key))
         served = [submit(client, terminal.gateway_url, f"a fine film, take {cycle}.{i}") for i in range(20)]
         accepted += served
         answer = client.get(f"{terminal.gateway_url}/v1/inference/{served[-1]}", params={"wait": 30}, timeout=60)
@@ -147,10 +153,15 @@ def test_ctrl_c_stops_every_process_every_time_and_loses_no_request(terminal: Te
         accepted.append(pending)
         long_poll: dict[str, Any] = {}
 
-        def wait_for_pending(request_id: str = pending, outcome: dict[str, Any] = long_poll) -> None:
+        def wait_for_pending(
+            request_id: str = pending, outcome: dict[str, Any] = long_poll, api_key: str = key
+        ) -> None:
             try:
                 response = requests.get(
-                    f"{terminal.gateway_url}/v1/inference/{request_id}", params={"wait": 30}, timeout=60
+                    f"{terminal.gateway_url}/v1/inference/{request_id}",
+                    params={"wait": 30},
+                    headers=bearer(api_key),
+                    timeout=60,
                 )
                 outcome["answer"] = (response.status_code, response.json()["status"])
             except requests.ConnectionError as exc:  # a closed connection is an answer too; a hang is not
@@ -181,6 +192,7 @@ def test_ctrl_c_stops_every_process_every_time_and_loses_no_request(terminal: Te
         assert long_poll["at"] - interrupted < LONG_POLL_BOUND_SECONDS, long_poll
         assert not isinstance(long_poll["answer"], tuple) or long_poll["answer"][0] == 200, long_poll
 
+    assert len(keys) == 1, "every restart keeps the dev tenant's key"
     print(f"{CYCLES} stops, seconds: {' '.join(f'{t:.1f}' for t in stop_seconds)}")
 
     # Everything accepted is still in PostgreSQL, and finishes on the next start.

@@ -14,6 +14,7 @@ from pydantic_core import to_json
 from sqlalchemy import Engine, func, select
 
 from gateway import handlers, store
+from gateway.store import SqlTransaction, SqlUnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.s3 import S3Store
 from inference_core.db.schema import inference_requests, outbox
@@ -35,13 +36,17 @@ from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
+TENANT = "acme"
+
 ACTION = "act"
 
 
 def submitted(engine: Engine, count: int) -> list[UUID]:
     with engine.begin() as conn:
+        store.create_tenant(conn, TENANT)
         store.register_action(conn, ACTION, "m")
-    return [handlers.submit(engine, SubmitInference(ACTION, f"t{i}", {}, None)).request_id for i in range(count)]
+    uow = SqlUnitOfWork(engine)
+    return [handlers.submit(uow, TENANT, SubmitInference(ACTION, f"t{i}", {}, None)).request_id for i in range(count)]
 
 
 def outcome(
@@ -82,24 +87,24 @@ def test_a_batch_finishes_each_request_once_with_one_job_completed_each(engine: 
     a, b, c = submitted(engine, 3)
     batch = [outcome(a), outcome(b), outcome(a), outcome(c, "failed"), outcome(c)]
     with engine.begin() as conn:
-        handlers.apply_events(conn, batch)
+        handlers.apply_events(SqlTransaction(conn), batch)
     assert statuses(engine) == {a: "succeeded", b: "succeeded", c: "succeeded"}, "a success wins over a failure"
     assert job_completed_count(engine) == 3
 
     with engine.begin() as conn:  # the whole batch delivered again
-        handlers.apply_events(conn, batch)
+        handlers.apply_events(SqlTransaction(conn), batch)
     assert job_completed_count(engine) == 3
 
 
 def test_started_moves_only_queued_requests_and_old_single_events_still_apply(engine: Engine) -> None:
     done, waiting, old_style = submitted(engine, 3)
     with engine.begin() as conn:
-        handlers.apply_events(conn, [outcome(done)])
+        handlers.apply_events(SqlTransaction(conn), [outcome(done)])
     started_event = InferenceStarted(
         request_id=old_style, action=ACTION, model_name="m", model_version="1", started_at=utcnow()
     )
     with engine.begin() as conn:
-        handlers.apply_events(conn, [started([done, waiting]), started_event])
+        handlers.apply_events(SqlTransaction(conn), [started([done, waiting]), started_event])
     assert statuses(engine) == {done: "succeeded", waiting: "running", old_style: "running"}
 
 
@@ -111,7 +116,7 @@ def test_an_unreadable_or_unstorable_event_fails_alone(engine: Engine) -> None:
         # PostgreSQL's jsonb refuses a NUL character: the whole batch fails, so each event is applied alone.
         raw_message(encode(outcome(poisoned, result={"text": "a\x00b"})).body),
     ]
-    failures = handlers.apply_worker_events(engine, FakeFeatureSink(), messages)
+    failures = handlers.apply_worker_events(SqlUnitOfWork(engine), FakeFeatureSink(), messages)
     assert set(failures) == {messages[1].message_id, messages[2].message_id}
     assert statuses(engine) == {good: "succeeded", poisoned: "queued"}
     assert job_completed_count(engine) == 1
@@ -128,12 +133,13 @@ def test_a_batch_of_outcomes_in_one_message_is_applied_and_an_unstorable_one_fai
         ).body
     )
     single = raw_message(encode(outcome(e)).body)  # from a worker that predates batches of answers
-    failures = handlers.apply_worker_events(engine, FakeFeatureSink(), [whole, poisoned, single])
+    failures = handlers.apply_worker_events(SqlUnitOfWork(engine), FakeFeatureSink(), [whole, poisoned, single])
     assert set(failures) == {poisoned.message_id}  # retried: its stored neighbour is then a duplicate
     assert statuses(engine) == {a: "succeeded", b: "succeeded", c: "succeeded", d: "queued", e: "succeeded"}
     assert job_completed_count(engine) == 4
 
-    assert set(handlers.apply_worker_events(engine, FakeFeatureSink(), [poisoned])) == {poisoned.message_id}
+    retried = handlers.apply_worker_events(SqlUnitOfWork(engine), FakeFeatureSink(), [poisoned])
+    assert set(retried) == {poisoned.message_id}
     assert job_completed_count(engine) == 4, "the retry finishes nothing twice"
 
 
@@ -147,7 +153,7 @@ def test_results_by_reference_are_read_once_per_object_and_stored_in_postgresql(
         raw_message(encode(outcome(lost, result_ref=ResultRef(uri="s3://fake/gone.json", row=0))).body),
         raw_message(encode(outcome(short, result_ref=ResultRef(uri=uri, row=2))).body),
     ]
-    failures = handlers.apply_worker_events(engine, objects, messages)
+    failures = handlers.apply_worker_events(SqlUnitOfWork(engine), objects, messages)
     assert set(failures) == {messages[2].message_id, messages[3].message_id}  # retried, then dead-lettered
     assert objects.reads == [uri, "s3://fake/gone.json"]
     with engine.connect() as conn:
@@ -166,7 +172,7 @@ def test_dispatchers_side_by_side_with_overlapping_batches_neither_deadlock_nor_
             for start in range(0, len(shuffled), 20):
                 chunk = shuffled[start : start + 20]
                 with engine.begin() as conn:
-                    handlers.apply_events(conn, [started(chunk), *[outcome(i) for i in chunk]])
+                    handlers.apply_events(SqlTransaction(conn), [started(chunk), *[outcome(i) for i in chunk]])
         except Exception as exc:  # a deadlock is an error PostgreSQL raises after deadlock_timeout
             errors.append(exc)
 
@@ -183,7 +189,7 @@ def test_dispatchers_side_by_side_with_overlapping_batches_neither_deadlock_nor_
 def test_an_outcome_for_an_unknown_request_changes_nothing(engine: Engine) -> None:
     (known,) = submitted(engine, 1)
     with engine.begin() as conn:
-        handlers.apply_events(conn, [outcome(uuid.uuid4())])
+        handlers.apply_events(SqlTransaction(conn), [outcome(uuid.uuid4())])
     assert statuses(engine) == {known: "queued"}
     assert job_completed_count(engine) == 0
 
@@ -210,7 +216,7 @@ def test_a_worker_batch_answered_by_reference_through_real_s3_is_stored_whole(en
     answers = [m for m in publisher.sent if m.attributes["event_type"] == EventType.INFERENCE_BATCH_RESPONSE.value]
     assert len(answers) == 1 and answers[0].body.count('"result_ref"') == 3
 
-    assert handlers.apply_worker_events(engine, objects, [raw_message(m.body) for m in answers]) == {}
+    assert handlers.apply_worker_events(SqlUnitOfWork(engine), objects, [raw_message(m.body) for m in answers]) == {}
     with engine.connect() as conn:
         results = dict(conn.execute(select(inference_requests.c.id, inference_requests.c.result)).all())
     assert results == {i: {"length": n} for n, i in enumerate(ids, start=1)}
@@ -220,10 +226,10 @@ def test_an_answer_that_was_never_announced_as_started_keeps_the_start_it_carrie
     carried, announced, old_worker = submitted(engine, 3)
     began = utcnow() - timedelta(seconds=2)
     with engine.begin() as conn:
-        handlers.apply_events(conn, [started([announced])])
+        handlers.apply_events(SqlTransaction(conn), [started([announced])])
     with engine.begin() as conn:
         handlers.apply_events(
-            conn,
+            SqlTransaction(conn),
             [
                 outcome(carried).model_copy(update={"started_at": began}),
                 outcome(announced).model_copy(update={"started_at": began}),

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select, update
 
 from gateway import handlers, outbox, store
 from gateway.outbox import OutboxRelay
+from gateway.store import SqlUnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.clients import aws_client
 from inference_core.aws.provision import ModelRoute, provision
@@ -24,6 +25,8 @@ from support.proxy import SwitchableProxy
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
+
+TENANT = "acme"
 
 
 def test_events_wait_while_sns_is_down_and_go_out_once_it_is_back(
@@ -107,9 +110,10 @@ def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_
     fresh_database: str, engine: Engine
 ) -> None:
     with engine.begin() as conn:
+        store.create_tenant(conn, TENANT)
         store.register_action(conn, "a", "model-a")
     ids = {
-        status: handlers.submit(engine, SubmitInference("a", status, {}, None)).request_id
+        status: handlers.submit(SqlUnitOfWork(engine), TENANT, SubmitInference("a", status, {}, None)).request_id
         for status in ("queued", "running", "succeeded", "failed")
     }
     with engine.begin() as conn:

@@ -12,9 +12,11 @@ from gateway.api import load_openapi
 
 
 class GatewayClient:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, api_key: str) -> None:
         self.base_url = base_url
+        self.api_key = api_key
         self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {api_key}"
         self._openapi = OpenAPI.from_dict(load_openapi())
 
     def submit(self, body: Any, idempotency_key: str | None = None) -> requests.Response:

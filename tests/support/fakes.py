@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
+from gateway.feedback import RequestFacts, StoredLabel
+from gateway.unit_of_work import ActionRow, Finished, HumanLabel, StoredRequest
 from inference_core.aws.s3 import ObjectMissing
 from inference_core.aws.sqs import ReceivedMessage
-from inference_core.events import Event, InferenceRequested, Message, decode, encode, utcnow
+from inference_core.events import (
+    Event,
+    InferenceBatchStarted,
+    InferenceCompleted,
+    InferenceRequested,
+    Message,
+    ModelServing,
+    decode,
+    encode,
+    utcnow,
+)
 from model_runtime.base import AbstractModel, BatchOutput, TrainOptions, TrainOutput
 
 
@@ -124,3 +139,146 @@ class EchoModel(AbstractModel):
 
     def eval(self, options: TrainOptions) -> dict[str, float]:
         return {}
+
+
+@dataclass
+class _GatewayTables:
+    requests: dict[uuid.UUID, StoredRequest] = field(default_factory=dict)
+    idempotency_keys: dict[tuple[str | None, str], uuid.UUID] = field(default_factory=dict)
+    actions: dict[str, ActionRow] = field(default_factory=dict)
+    label_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by model name
+    client_labels: dict[uuid.UUID, StoredLabel] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # live key hash -> tenant
+    published: list[Event] = field(default_factory=list)
+
+
+class FakeUnitOfWork:
+    """The gateway's unit of work in memory: a transaction works on a copy, kept only if it ends cleanly."""
+
+    def __init__(self) -> None:
+        self.tables = _GatewayTables()
+        self.commits = 0
+        self.unstorable: set[uuid.UUID] = set()  # outcomes for these requests fail their transaction
+        self.key_lookups = 0
+
+    def add_action(self, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
+        self.tables.actions[action] = ActionRow(action, model_name, None, None)
+        self.tables.label_sets[model_name] = tuple(label_set)
+
+    @contextmanager
+    def transaction(self) -> Iterator[FakeTransaction]:
+        working = copy.deepcopy(self.tables)
+        yield FakeTransaction(working, self)
+        self.tables = working
+        self.commits += 1
+
+
+class FakeTransaction:
+    def __init__(self, tables: _GatewayTables, uow: FakeUnitOfWork) -> None:
+        self.tables = tables
+        self._uow = uow
+
+    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+        if event.action not in self.tables.actions:
+            return False
+        if idempotency_key is not None:
+            if (event.tenant, idempotency_key) in self.tables.idempotency_keys:
+                return False
+            self.tables.idempotency_keys[(event.tenant, idempotency_key)] = event.request_id
+        self.tables.requests[event.request_id] = StoredRequest(
+            id=event.request_id,
+            tenant=event.tenant,
+            action=event.action,
+            status="queued",
+            request_fingerprint=fingerprint,
+            metadata=event.metadata,
+            created_at=event.submitted_at,
+        )
+        self.publish([event])
+        return True
+
+    def request(self, tenant: str, request_id: uuid.UUID) -> StoredRequest | None:
+        request = self.tables.requests.get(request_id)
+        return request if request is not None and request.tenant == tenant else None
+
+    def request_by_idempotency_key(self, tenant: str, key: str) -> StoredRequest | None:
+        request_id = self.tables.idempotency_keys.get((tenant, key))
+        return self.tables.requests[request_id] if request_id else None
+
+    def actions(self) -> list[ActionRow]:
+        return sorted(self.tables.actions.values(), key=lambda a: a.action)
+
+    def labels(self, request_id: uuid.UUID) -> list[HumanLabel]:
+        label = self.tables.client_labels.get(request_id)
+        return [HumanLabel("client", label.label, None, label.created_at, label.updated_at)] if label else []
+
+    def request_facts(self, tenant: str, request_id: uuid.UUID) -> RequestFacts | None:
+        request = self.request(tenant, request_id)
+        if request is None:
+            return None
+        label_set = self.tables.label_sets.get(request.model_name or "", ())
+        return RequestFacts(request.status, request.model_name, label_set)
+
+    def put_client_label(self, request_id: uuid.UUID, label: str) -> StoredLabel:
+        now = utcnow()
+        before = self.tables.client_labels.get(request_id)
+        stored = StoredLabel(label, before.created_at if before else now, now, created=before is None)
+        self.tables.client_labels[request_id] = stored
+        return stored
+
+    def record_outcomes(self, outcomes: Sequence[InferenceCompleted]) -> list[Finished]:
+        if any(o.request_id in self._uow.unstorable for o in outcomes):
+            raise RuntimeError("an outcome the database refuses")
+        chosen: dict[uuid.UUID, InferenceCompleted] = {}
+        for outcome in outcomes:  # a success over a failure for the same request
+            if outcome.request_id not in chosen or outcome.status == "succeeded":
+                chosen[outcome.request_id] = outcome
+        finished = []
+        for request_id, outcome in sorted(chosen.items()):
+            request = self.tables.requests.get(request_id)
+            if request is None or request.status not in ("queued", "running"):
+                continue
+            self.tables.requests[request_id] = dataclasses.replace(
+                request,
+                status=outcome.status,
+                result=outcome.result,
+                error=outcome.error.model_dump() if outcome.error else None,
+                model_name=outcome.model_name,
+                model_version=outcome.model_version,
+                completed_at=outcome.completed_at,
+            )
+            finished.append(
+                Finished(
+                    request_id,
+                    request.tenant,
+                    request.action,
+                    outcome.status,
+                    outcome.model_name,
+                    outcome.model_version,
+                    outcome.completed_at,
+                )
+            )
+        return finished
+
+    def mark_started(self, event: InferenceBatchStarted) -> int:
+        moved = 0
+        for request_id in event.request_ids:
+            request = self.tables.requests.get(request_id)
+            if request is not None and request.status == "queued":
+                self.tables.requests[request_id] = dataclasses.replace(
+                    request, status="running", started_at=event.started_at, model_name=event.model_name
+                )
+                moved += 1
+        return moved
+
+    def record_serving(self, event: ModelServing) -> None:
+        known = self.tables.actions.get(event.action)
+        if known is None or known.last_seen_at is None or known.last_seen_at <= event.at:
+            self.tables.actions[event.action] = ActionRow(event.action, event.model_name, event.model_version, event.at)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self.tables.published.extend(events)
+
+    def tenant_for_key(self, key_hash: str) -> str | None:
+        self._uow.key_lookups += 1
+        return self.tables.keys.get(key_hash)

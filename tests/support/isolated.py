@@ -23,6 +23,7 @@ from inference_core.events import EventType
 from inference_core.settings import AwsSettings, Env
 from support.models import add_keyword_model
 from support.stack import Stack
+from support.tenants import bearer
 
 SENDERS = 4
 # A model of its own: the session's registry is shared, and other tests register broken "keyword" versions.
@@ -66,36 +67,44 @@ def isolated_services(
     try:
         for name, start in starters.items():
             running[name] = start()
-        wait_until_serving(config.gateway_url)
+        wait_until_serving(config)
         yield Services(config, running, starters)
     finally:
         devstack.stop_all(list(running.values()))
 
 
-def wait_until_serving(url: str) -> None:
+def wait_until_serving(config: devstack.StackConfig) -> None:
     """Until the worker has loaded its model and announced itself (a SIGTERM before that just ends it)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        actions = requests.get(f"{url}/v1/actions", timeout=10).json()["actions"]
-        if any(a["action"] == ACTION and a["serving"] for a in actions):
+        actions = requests.get(f"{config.gateway_url}/v1/actions", headers=bearer(config.api_key()), timeout=10)
+        if any(a["action"] == ACTION and a["serving"] for a in actions.json()["actions"]):
             return
         time.sleep(0.5)
     raise AssertionError(f"the {MODEL} worker never announced itself")
 
 
-def burst(url: str, seconds: float) -> tuple[list[str], list[str]]:
+def _session(config: devstack.StackConfig) -> requests.Session:
+    session = requests.Session()
+    session.headers.update(bearer(config.api_key()))
+    return session
+
+
+def burst(config: devstack.StackConfig, seconds: float) -> tuple[list[str], list[str]]:
     """Submit from several clients for `seconds`; the accepted ids, and anything but 202 or a refused connection."""
     accepted: list[str] = []
     wrong: list[str] = []
 
+    url = f"{config.gateway_url}/v1/inference"
+
     def send() -> None:
-        session = requests.Session()
+        session = _session(config)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                response = session.post(f"{url}/v1/inference", json={"action": ACTION, "text": "fine"}, timeout=30)
+                response = session.post(url, json={"action": ACTION, "text": "fine"}, timeout=30)
             except requests.ConnectionError:  # the gateway is stopping or stopped: refused, never half-answered
-                session = requests.Session()
+                session = _session(config)
                 time.sleep(0.05)
                 continue
             if response.status_code == 202:
@@ -111,10 +120,10 @@ def burst(url: str, seconds: float) -> tuple[list[str], list[str]]:
     return accepted, wrong
 
 
-def in_background(url: str, seconds: float) -> Callable[[], tuple[list[str], list[str]]]:
+def in_background(config: devstack.StackConfig, seconds: float) -> Callable[[], tuple[list[str], list[str]]]:
     """Start a burst; the returned function waits for it and gives its outcome."""
     results: list[tuple[list[str], list[str]]] = []
-    sender = threading.Thread(target=lambda: results.append(burst(url, seconds)))
+    sender = threading.Thread(target=lambda: results.append(burst(config, seconds)))
     sender.start()
 
     def outcome() -> tuple[list[str], list[str]]:

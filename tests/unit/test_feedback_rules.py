@@ -16,7 +16,7 @@ class FakeFeedbackStore:
         self.facts = facts
         self.labels: dict[uuid.UUID, str] = {}
 
-    def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
+    def request_facts(self, tenant: str, request_id: uuid.UUID) -> RequestFacts | None:
         return self.facts
 
     def put_client_label(self, request_id: uuid.UUID, label: str) -> StoredLabel:
@@ -31,7 +31,7 @@ SUCCEEDED = RequestFacts("succeeded", "sentiment", ("negative", "positive"))
 
 def test_a_label_of_the_models_set_is_stored() -> None:
     store, request_id = FakeFeedbackStore(SUCCEEDED), uuid.uuid4()
-    assert give_feedback(store, request_id, "negative").created
+    assert give_feedback(store, "acme", request_id, "negative").created
     assert store.labels == {request_id: "negative"}
 
 
@@ -50,11 +50,11 @@ def test_feedback_is_refused_and_nothing_stored(
 ) -> None:
     store = FakeFeedbackStore(facts)
     with pytest.raises(error):
-        give_feedback(store, uuid.uuid4(), label)
+        give_feedback(store, "acme", uuid.uuid4(), label)
     assert bool(store.labels) is stored
 
 
 def test_a_wrong_label_is_answered_with_the_valid_ones() -> None:
     with pytest.raises(UnknownLabel) as refused:
-        give_feedback(FakeFeedbackStore(SUCCEEDED), uuid.uuid4(), "neutral")
+        give_feedback(FakeFeedbackStore(SUCCEEDED), "acme", uuid.uuid4(), "neutral")
     assert refused.value.details == {"field": "label", "valid_labels": ["negative", "positive"]}

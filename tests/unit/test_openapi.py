@@ -34,3 +34,20 @@ def test_every_v1_operation_documents_the_503_of_an_outage() -> None:
         if operation["responses"].get("503") != {"$ref": "#/components/responses/Unavailable"}
     ]
     assert undocumented == []
+
+
+def test_every_v1_operation_needs_a_key_and_documents_the_401_and_the_probes_are_open() -> None:
+    document = load_openapi()
+    assert document["security"] == [{"apiKey": []}]
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if path.startswith("/v1/"):
+                assert "security" not in operation, (path, method)  # the document's: a key
+                assert operation["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}, (path, method)
+            else:
+                assert operation["security"] == [], (path, method)

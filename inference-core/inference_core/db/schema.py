@@ -40,14 +40,35 @@ FINISHED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value)
 OUTBOX_CHANNEL = "outbox_pending"
 FINISHED_CHANNEL = "inference_finished"
 
+# Who may submit and read: a tenant, and its API keys (only their SHA-256 is stored).
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("tenant", Text, ForeignKey("tenants.name"), nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),  # the key's first characters, to tell keys apart in listings
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_api_keys_tenant", "tenant"),
+)
+
 inference_requests = Table(
     "inference_requests",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant", Text, ForeignKey("tenants.name")),  # null only for requests stored before tenants
     Column("action", Text, nullable=False),
     Column("input_text", Text, nullable=False),
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("idempotency_key", Text, unique=True),
+    Column("idempotency_key", Text),
     Column("request_fingerprint", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("model_name", Text),
@@ -61,6 +82,7 @@ inference_requests = Table(
     Column("completed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="inference_requests_status_valid"),
+    UniqueConstraint("tenant", "idempotency_key", name="inference_requests_tenant_idempotency_key"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
     Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows
 )

@@ -1,0 +1,132 @@
+"""``gateway-admin``: the operator's tenants and API keys.
+
+    gateway-admin tenants create NAME | tenants list
+    gateway-admin keys create TENANT | keys list [--tenant T] | keys revoke KEY_ID
+    gateway-admin keys import TENANT   (the key on stdin: one kept in a secret store, or make up's dev key)
+
+A created key is printed once, alone on stdout (so a script can capture it); only its hash is kept.
+Reads DATABASE_URL (beside `make up`, from the stack's settings when unset). Exit status 1, with
+the reason on stderr, when the command cannot be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from gateway import store
+from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
+from inference_core.db.engine import make_engine
+from inference_core.settings import Env, database_url, job_settings
+
+TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+MIN_IMPORTED_KEY_LENGTH = 32  # about 190 bits of a token_urlsafe key: nothing shorter is a secret
+
+
+class AdminError(Exception):
+    """A command that cannot be done: its message says why."""
+
+
+def create_tenant(conn: Connection, name: str) -> str:
+    if not TENANT_NAME.fullmatch(name):
+        raise AdminError(f"tenant names are 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit: {name!r}")
+    if not store.create_tenant(conn, name):
+        raise AdminError(f"tenant {name} already exists")
+    return f"created tenant {name}"
+
+
+def create_key(conn: Connection, tenant: str) -> tuple[int, str]:
+    if not store.tenant_exists(conn, tenant):
+        raise AdminError(f"no tenant {tenant}; create it first (gateway-admin tenants create {tenant})")
+    key = generate_key()
+    key_id = store.add_key(conn, tenant, hash_key(key), key[:SHOWN_PREFIX_LENGTH])
+    assert key_id is not None, "a fresh random key collided with a stored one"
+    return key_id, key
+
+
+def import_key(conn: Connection, tenant: str, key: str) -> str:
+    """Make `key` one of `tenant`'s keys, creating the tenant if needed; nothing changes if it already is."""
+    if len(key) < MIN_IMPORTED_KEY_LENGTH or any(c.isspace() for c in key):
+        raise AdminError(f"a key is at least {MIN_IMPORTED_KEY_LENGTH} characters without spaces")
+    if not TENANT_NAME.fullmatch(tenant):
+        raise AdminError(f"not a tenant name: {tenant!r}")
+    store.create_tenant(conn, tenant)
+    existing = store.key_by_hash(conn, hash_key(key))
+    if existing is not None:
+        if existing.tenant != tenant:
+            raise AdminError(f"this key belongs to another tenant (key {existing.id})")
+        if existing.revoked_at is not None:
+            raise AdminError(f"this key (key {existing.id}) was revoked at {existing.revoked_at:%Y-%m-%d %H:%M}Z")
+        return f"key {existing.id} of tenant {tenant} is already in place"
+    key_id = store.add_key(conn, tenant, hash_key(key), key[:SHOWN_PREFIX_LENGTH])
+    return f"imported key {key_id} for tenant {tenant}"
+
+
+def revoke_key(conn: Connection, key_id: int) -> str:
+    revoked = store.revoke_key(conn, key_id)
+    if revoked is None:
+        raise AdminError(f"no key {key_id}")
+    return f"revoked key {key_id} ({revoked.prefix}...) of tenant {revoked.tenant}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    engine = make_engine(job_settings(lambda: database_url(Env()), "gateway-admin"))
+    try:
+        with engine.begin() as conn:
+            for line in _run(conn, args):
+                print(line)
+    except AdminError as exc:
+        print(f"gateway-admin: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+
+
+def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
+    match (args.group, args.command):
+        case ("tenants", "create"):
+            return [create_tenant(conn, args.name)]
+        case ("tenants", "list"):
+            rows = store.list_tenants(conn)
+            return [f"{'TENANT':<24} {'KEYS':>4}  CREATED"] + [
+                f"{name:<24} {keys:>4}  {created:%Y-%m-%d %H:%M}Z" for name, created, keys in rows
+            ]
+        case ("keys", "create"):
+            key_id, key = create_key(conn, args.tenant)
+            print(f"key {key_id} for tenant {args.tenant}; it is shown only now:", file=sys.stderr)
+            return [key]
+        case ("keys", "import"):
+            return [import_key(conn, args.tenant, sys.stdin.readline().strip())]
+        case ("keys", "list"):
+            keys = store.list_keys(conn, args.tenant)
+            return [f"{'ID':>5}  {'TENANT':<24} {'KEY':<12} {'CREATED':<17}  REVOKED"] + [
+                f"{k.id:>5}  {k.tenant:<24} {k.prefix + '...':<12} {k.created_at:%Y-%m-%d %H:%M}Z  "
+                + (f"{k.revoked_at:%Y-%m-%d %H:%M}Z" if k.revoked_at else "-")
+                for k in keys
+            ]
+        case ("keys", "revoke"):
+            return [revoke_key(conn, args.key_id)]
+    raise AdminError(f"unknown command {args.group} {args.command}")  # pragma: no cover - argparse refuses it
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway-admin", description="Tenants and their API keys.")
+    groups = parser.add_subparsers(dest="group", required=True)
+    tenants = groups.add_parser("tenants").add_subparsers(dest="command", required=True)
+    tenants.add_parser("create", help="create a tenant").add_argument("name")
+    tenants.add_parser("list", help="list tenants and how many live keys each holds")
+    keys = groups.add_parser("keys").add_subparsers(dest="command", required=True)
+    keys.add_parser("create", help=f"create a key ({KEY_PREFIX}...) and print it once").add_argument("tenant")
+    keys.add_parser("import", help="add the key read from stdin (creates the tenant if needed)").add_argument("tenant")
+    keys.add_parser("list", help="list keys (their first characters, never the key)").add_argument("--tenant")
+    keys.add_parser("revoke", help="revoke a key by its id").add_argument("key_id", type=int)
+    return parser
+
+
+if __name__ == "__main__":
+    main()

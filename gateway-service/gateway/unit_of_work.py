@@ -1,0 +1,126 @@
+"""The gateway's one port to its database: a unit of work, and what a transaction can do.
+
+A use case opens a transaction (``with uow.transaction() as tx:``) and works through ``tx``:
+everything it wrote commits together when the block ends, and nothing does when it raises. Events
+it hands to ``tx.publish`` go to the outbox in the same transaction, so they are published if and
+only if it commits. ``gateway.store.SqlUnitOfWork`` is PostgreSQL; ``tests/support/fakes.py``
+holds one in memory that the use cases' unit tests run on.
+
+Every read of a request names its tenant: another tenant's request is not found, exactly as an
+unknown one is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from gateway.feedback import RequestFacts, StoredLabel
+from inference_core.events import Event, InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """A request as its client reads it back."""
+
+    id: UUID
+    tenant: str | None
+    action: str
+    status: str
+    request_fingerprint: str
+    metadata: dict[str, Any]
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    features_uri: str | None = None
+    features_row: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action: str
+    model_name: str
+    model_version: str | None
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HumanLabel:
+    source: str
+    label: str
+    annotator: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A request a transaction finished: what its job_completed event says."""
+
+    request_id: UUID
+    tenant: str | None
+    action: str
+    status: Literal["succeeded", "failed"]
+    model_name: str
+    model_version: str | None
+    completed_at: datetime
+
+
+class Transaction(Protocol):
+    # Requests, as clients submit and read them.
+    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+        """Store a queued request and publish its event; False, and nothing written, if its action is
+        unknown or its tenant already used the idempotency key."""
+        ...
+
+    def request(self, tenant: str, request_id: UUID) -> StoredRequest | None: ...
+
+    def request_by_idempotency_key(self, tenant: str, key: str) -> StoredRequest | None: ...
+
+    def actions(self) -> list[ActionRow]:
+        """The action catalogue, by action."""
+        ...
+
+    def labels(self, request_id: UUID) -> list[HumanLabel]:
+        """The human labels a request holds, oldest first."""
+        ...
+
+    # Client feedback (gateway.feedback).
+    def request_facts(self, tenant: str, request_id: UUID) -> RequestFacts | None: ...
+
+    def put_client_label(self, request_id: UUID, label: str) -> StoredLabel: ...
+
+    # Workers' events.
+    def record_outcomes(self, outcomes: Sequence[InferenceCompleted]) -> list[Finished]:
+        """Store each unfinished request's outcome once (a success over a failure for the same request):
+        the requests this call finished."""
+        ...
+
+    def mark_started(self, event: InferenceBatchStarted) -> int:
+        """queued -> running, leaving any request that moved on (or that another transaction holds)."""
+        ...
+
+    def record_serving(self, event: ModelServing) -> None:
+        """A worker's heartbeat, unless a later one is already stored."""
+        ...
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Publish after commit (the outbox)."""
+        ...
+
+    # Authentication.
+    def tenant_for_key(self, key_hash: str) -> str | None:
+        """The tenant of an API key that is not revoked."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...

@@ -1,0 +1,114 @@
+"""Tenants on the whole stack: keys made with gateway-admin, each tenant alone with its requests,
+revocation, and the tenant carried in the events."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import select
+
+import devstack
+from e2e.conftest import Observer
+from inference_core.db.schema import api_keys, inference_requests
+from support.api import GatewayClient
+from support.stack import Platform
+from support.tenants import bearer
+
+
+def admin(platform: Platform, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(devstack.VENV_BIN / "gateway-admin"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=platform.stack.config.env(),
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def acme(platform: Platform) -> tuple[str, GatewayClient]:
+    """A second tenant beside the stack's dev tenant, made as an operator would: (its name, its client)."""
+    name = f"acme-{uuid.uuid4().hex[:6]}"
+    created = admin(platform, "tenants", "create", name)
+    assert created.returncode == 0, created.stderr
+    key = admin(platform, "keys", "create", name)
+    assert key.returncode == 0 and "shown only now" in key.stderr, key.stderr
+    return name, GatewayClient(platform.gateway_url, key.stdout.strip())
+
+
+def test_a_key_is_printed_once_and_only_its_hash_is_stored(platform: Platform, acme: tuple[str, GatewayClient]) -> None:
+    name, client = acme
+    with platform.stack.engine.connect() as conn:
+        stored = conn.execute(select(api_keys).where(api_keys.c.tenant == name)).one()
+    assert client.api_key not in {str(value) for value in stored}
+    assert stored.prefix == client.api_key[: len(stored.prefix)] and len(stored.prefix) < 12
+    listed = admin(platform, "keys", "list", "--tenant", name).stdout
+    assert f"{stored.prefix}..." in listed and client.api_key not in listed
+    assert name in admin(platform, "tenants", "list").stdout
+    again = admin(platform, "tenants", "create", name)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_each_tenant_sees_only_its_own_requests(
+    gateway: GatewayClient, platform: Platform, acme: tuple[str, GatewayClient], job_completed: Observer
+) -> None:
+    name, client = acme
+    body = {"action": "sentiment", "text": "A warm, funny and moving film."}
+    submitted = client.submit(body, idempotency_key="shared-key")
+    assert submitted.status_code == 202, submitted.text
+    request_id = submitted.json()["request_id"]
+    assert client.result(request_id)["status"] == "succeeded"
+
+    theirs = gateway.get(f"/v1/inference/{request_id}")  # the dev tenant
+    unknown = gateway.get(f"/v1/inference/{uuid.uuid4()}")
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json()["error"]["code"] == unknown.json()["error"]["code"] == "not_found"
+    feedback = gateway.request("POST", f"/v1/inference/{request_id}/feedback", json={"label": "positive"})
+    assert feedback.status_code == 404
+
+    # The same Idempotency-Key from another tenant is another request, not a replay of this one.
+    other = gateway.submit({**body, "text": "Dull."}, idempotency_key="shared-key")
+    assert other.status_code == 202 and other.json()["request_id"] != request_id
+    assert "Idempotent-Replayed" not in other.headers
+
+    with platform.stack.engine.connect() as conn:
+        tenant = conn.execute(
+            select(inference_requests.c.tenant).where(inference_requests.c.id == uuid.UUID(request_id))
+        ).scalar_one()
+    assert tenant == name
+    [completed] = job_completed.wait_for(request_id)
+    assert completed.tenant == name
+
+
+def test_a_revoked_key_is_refused_within_the_cache_time(platform: Platform) -> None:
+    name = f"revoked-{uuid.uuid4().hex[:6]}"
+    assert admin(platform, "tenants", "create", name).returncode == 0
+    key = admin(platform, "keys", "create", name).stdout.strip()
+    url = f"{platform.gateway_url}/v1/actions"
+    assert requests.get(url, headers=bearer(key), timeout=10).status_code == 200
+    with platform.stack.engine.connect() as conn:
+        key_id = conn.execute(select(api_keys.c.id).where(api_keys.c.tenant == name)).scalar_one()
+    revoked = admin(platform, "keys", "revoke", str(key_id))
+    assert revoked.returncode == 0 and f"revoked key {key_id}" in revoked.stdout, revoked.stderr
+    deadline = time.monotonic() + 15  # GATEWAY_KEY_CACHE_SECONDS is 5 by default
+    while (answer := requests.get(url, headers=bearer(key), timeout=10)).status_code == 200:
+        assert time.monotonic() < deadline, "a revoked key was still accepted"
+        time.sleep(0.5)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
+
+
+def test_without_a_key_every_v1_route_is_401_and_the_probes_answer(platform: Platform) -> None:
+    for path in ("/v1/actions", f"/v1/inference/{uuid.uuid4()}", "/v1/monitoring/runs"):
+        answer = requests.get(platform.gateway_url + path, timeout=10)
+        assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer"), path
+    refused = requests.post(
+        f"{platform.gateway_url}/v1/inference", json={"action": "sentiment", "text": "x"}, timeout=10
+    )
+    assert refused.status_code == 401
+    assert requests.get(f"{platform.gateway_url}/healthz", timeout=10).status_code == 200
+    assert requests.get(f"{platform.gateway_url}/openapi.json", timeout=10).status_code == 200

@@ -1,0 +1,90 @@
+"""Every /v1 route needs a live API key; a tenant reaches only its own requests (the web layer on fakes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+from flask.testing import FlaskClient
+
+from gateway.app import create_app
+from gateway.auth import Authenticator, hash_key
+from gateway.settings import Settings
+from support.fakes import FakeUnitOfWork
+
+ACME_KEY, GLOBEX_KEY = "ik_acme-key-0123456789abcdefghijklmnop", "ik_globex-key-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    uow = FakeUnitOfWork()
+    uow.add_action("sentiment", "sentiment", ("negative", "positive"))
+    uow.tables.keys = {hash_key(ACME_KEY): "acme", hash_key(GLOBEX_KEY): "globex"}
+    return uow
+
+
+@pytest.fixture
+def client(uow: FakeUnitOfWork) -> FlaskClient:
+    app = create_app(Settings.from_env({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/unused"}))
+    built = app.extensions["gateway"]
+    app.extensions["gateway"] = dataclasses.replace(built, uow=uow, authenticator=Authenticator(uow, 0))
+    return app.test_client()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": ACME_KEY}, {"Authorization": "Basic YTpi"}, {"Authorization": "Bearer "}, bearer("ik_no")],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/v1/inference"),
+        ("get", f"/v1/inference/{uuid.uuid4()}"),
+        ("post", f"/v1/inference/{uuid.uuid4()}/feedback"),
+        ("get", "/v1/actions"),
+        ("get", "/v1/monitoring/runs"),
+    ],
+)
+def test_a_v1_route_without_a_live_key_is_401(
+    client: FlaskClient, uow: FakeUnitOfWork, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = getattr(client, method)(path, json={"action": "sentiment", "text": "fine"}, headers=headers)
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert uow.tables.requests == {}
+
+
+def test_a_revoked_key_is_401(client: FlaskClient, uow: FakeUnitOfWork) -> None:
+    assert client.get("/v1/actions", headers=bearer(ACME_KEY)).status_code == 200
+    del uow.tables.keys[hash_key(ACME_KEY)]
+    assert client.get("/v1/actions", headers=bearer(ACME_KEY)).status_code == 401
+
+
+def test_probes_and_the_api_description_stay_open(client: FlaskClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_a_tenant_reads_its_own_request_and_another_tenants_is_404_like_an_unknown_one(client: FlaskClient) -> None:
+    submitted = client.post("/v1/inference", json={"action": "sentiment", "text": "fine"}, headers=bearer(ACME_KEY))
+    assert submitted.status_code == 202
+    request_id = submitted.get_json()["request_id"]
+    mine = client.get(f"/v1/inference/{request_id}", headers=bearer(ACME_KEY))
+    assert (mine.status_code, mine.get_json()["status"]) == (200, "queued")
+    theirs = client.get(f"/v1/inference/{request_id}", headers=bearer(GLOBEX_KEY))
+    unknown_id = uuid.uuid4()
+    unknown = client.get(f"/v1/inference/{unknown_id}", headers=bearer(GLOBEX_KEY))
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_json()["error"]["message"].replace(request_id, "ID") == unknown.get_json()["error"][
+        "message"
+    ].replace(str(unknown_id), "ID")
+    feedback = client.post(
+        f"/v1/inference/{request_id}/feedback", json={"label": "positive"}, headers=bearer(GLOBEX_KEY)
+    )
+    assert feedback.status_code == 404

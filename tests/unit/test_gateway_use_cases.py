@@ -1,0 +1,176 @@
+"""The gateway's use cases on a unit of work in memory: its rules, each in milliseconds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from gateway.auth import Authenticator, hash_key
+from gateway.errors import IdempotencyConflict, NotFound, UnknownAction
+from gateway.feedback import give_feedback
+from gateway.handlers import apply_worker_events, read_request, submit
+from gateway.validation import SubmitInference, parse_submission
+from inference_core.events import (
+    InferenceBatchCompleted,
+    InferenceBatchStarted,
+    InferenceCompleted,
+    InferenceRequested,
+    JobCompleted,
+    ModelServing,
+    encode,
+    utcnow,
+)
+from support.fakes import FakeFeatureSink, FakeUnitOfWork, raw_message
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    uow = FakeUnitOfWork()
+    uow.add_action("sentiment", "sentiment", ("negative", "positive"))
+    return uow
+
+
+def command(text: str = "fine", key: str | None = None, action: str = "sentiment") -> SubmitInference:
+    return parse_submission({"action": action, "text": text}, key)
+
+
+def succeeded(request_id: uuid.UUID, label: str = "positive") -> InferenceCompleted:
+    return InferenceCompleted(
+        request_id=request_id,
+        action="sentiment",
+        status="succeeded",
+        model_name="sentiment",
+        model_version="1",
+        result={"label": label},
+        completed_at=utcnow(),
+    )
+
+
+def apply(uow: FakeUnitOfWork, *events: object) -> dict[str, Exception]:
+    messages = [raw_message(encode(event).body) for event in events]  # type: ignore[arg-type]
+    return apply_worker_events(uow, FakeFeatureSink(), messages)
+
+
+def test_a_submission_is_stored_as_its_tenants_and_its_event_carries_the_tenant(uow: FakeUnitOfWork) -> None:
+    submission = submit(uow, "acme", command())
+    assert (submission.status, submission.replayed) == ("queued", False)
+    assert uow.tables.requests[submission.request_id].tenant == "acme"
+    [event] = uow.tables.published
+    assert isinstance(event, InferenceRequested)
+    assert (event.request_id, event.tenant) == (submission.request_id, "acme")
+
+
+def test_an_unknown_action_names_the_known_ones_and_stores_nothing(uow: FakeUnitOfWork) -> None:
+    with pytest.raises(UnknownAction) as refused:
+        submit(uow, "acme", command(action="translate"))
+    assert refused.value.details == {"known_actions": ["sentiment"]}
+    assert uow.tables.requests == {} and uow.tables.published == []
+
+
+def test_an_idempotency_key_replays_the_same_body_and_refuses_another(uow: FakeUnitOfWork) -> None:
+    first = submit(uow, "acme", command("fine", key="k-1"))
+    again = submit(uow, "acme", command("fine", key="k-1"))
+    assert (again.request_id, again.replayed) == (first.request_id, True)
+    with pytest.raises(IdempotencyConflict):
+        submit(uow, "acme", command("other text", key="k-1"))
+    assert len(uow.tables.requests) == 1
+
+
+def test_idempotency_keys_are_each_tenants_own(uow: FakeUnitOfWork) -> None:
+    """Another tenant's key is neither replayed (it would show that request) nor a conflict."""
+    mine = submit(uow, "acme", command("fine", key="k-1"))
+    theirs = submit(uow, "globex", command("different", key="k-1"))
+    assert theirs.request_id != mine.request_id and not theirs.replayed
+    assert uow.tables.requests[theirs.request_id].tenant == "globex"
+
+
+def test_another_tenants_request_is_not_found_exactly_as_an_unknown_one(uow: FakeUnitOfWork) -> None:
+    request_id = submit(uow, "acme", command()).request_id
+    stored, labels = read_request(uow, "acme", request_id)
+    assert (stored.id, stored.status, labels) == (request_id, "queued", [])
+    with pytest.raises(NotFound) as theirs:
+        read_request(uow, "globex", request_id)
+    unknown_id = uuid.uuid4()
+    with pytest.raises(NotFound) as unknown:
+        read_request(uow, "globex", unknown_id)
+    assert str(theirs.value).replace(str(request_id), "ID") == str(unknown.value).replace(str(unknown_id), "ID")
+
+
+def test_feedback_on_another_tenants_request_is_not_found_and_stores_nothing(uow: FakeUnitOfWork) -> None:
+    request_id = submit(uow, "acme", command()).request_id
+    assert apply(uow, succeeded(request_id)) == {}
+    with pytest.raises(NotFound), uow.transaction() as tx:
+        give_feedback(tx, "globex", request_id, "negative")
+    assert uow.tables.client_labels == {}
+    with uow.transaction() as tx:
+        assert give_feedback(tx, "acme", request_id, "negative").created
+    assert [label.label for label in read_request(uow, "acme", request_id)[1]] == ["negative"]
+
+
+def test_an_outcome_finishes_its_request_once_with_one_job_completed_for_its_tenant(uow: FakeUnitOfWork) -> None:
+    request_id = submit(uow, "acme", command()).request_id
+    assert apply(uow, succeeded(request_id)) == {}
+    assert apply(uow, succeeded(request_id, "negative")) == {}  # redelivered with another answer: ignored
+    stored, _ = read_request(uow, "acme", request_id)
+    assert (stored.status, stored.result) == ("succeeded", {"label": "positive"})
+    completed = [e for e in uow.tables.published if isinstance(e, JobCompleted)]
+    assert [(e.request_id, e.tenant, e.status) for e in completed] == [(request_id, "acme", "succeeded")]
+
+
+def test_a_batch_with_an_outcome_that_cannot_be_stored_fails_only_its_message(uow: FakeUnitOfWork) -> None:
+    good, bad = (submit(uow, "acme", command(f"t{i}")).request_id for i in range(2))
+    uow.unstorable = {bad}
+    good_message, bad_message = raw_message(encode(succeeded(good)).body), raw_message(encode(succeeded(bad)).body)
+    failures = apply_worker_events(uow, FakeFeatureSink(), [good_message, bad_message])
+    assert set(failures) == {bad_message.message_id}
+    assert read_request(uow, "acme", good)[0].status == "succeeded"
+    assert read_request(uow, "acme", bad)[0].status == "queued"
+
+
+def test_a_batch_response_is_applied_outcome_by_outcome(uow: FakeUnitOfWork) -> None:
+    ids = [submit(uow, "acme", command(f"t{i}")).request_id for i in range(3)]
+    batch = InferenceBatchCompleted(action="sentiment", outcomes=[succeeded(i) for i in ids])
+    assert apply(uow, batch) == {}
+    assert {read_request(uow, "acme", i)[0].status for i in ids} == {"succeeded"}
+
+
+def test_started_after_its_outcome_in_one_batch_does_not_move_the_request_back(uow: FakeUnitOfWork) -> None:
+    """Outcomes are applied before started events, whatever order they arrive in."""
+    request_id = submit(uow, "acme", command()).request_id
+    started = InferenceBatchStarted(
+        request_ids=[request_id], action="sentiment", model_name="sentiment", model_version="1", started_at=utcnow()
+    )
+    assert apply(uow, started, succeeded(request_id)) == {}
+    assert read_request(uow, "acme", request_id)[0].status == "succeeded"
+
+
+def test_heartbeats_keep_the_latest_and_events_the_gateway_does_not_take_fail(uow: FakeUnitOfWork) -> None:
+    now = utcnow()
+    later = ModelServing(action="sentiment", model_name="sentiment", model_version="2", at=now)
+    earlier = ModelServing(action="sentiment", model_name="sentiment", model_version="1", at=now - timedelta(minutes=1))
+    assert apply(uow, later, earlier) == {}
+    with uow.transaction() as tx:
+        assert [a.model_version for a in tx.actions()] == ["2"]
+    request = InferenceRequested(request_id=uuid.uuid4(), action="sentiment", text="x", submitted_at=now)
+    message = raw_message(encode(request).body)
+    assert list(apply_worker_events(uow, FakeFeatureSink(), [message])) == [message.message_id]
+
+
+def test_a_key_is_looked_up_by_its_hash_and_found_keys_are_remembered(uow: FakeUnitOfWork) -> None:
+    uow.tables.keys[hash_key("ik_live")] = "acme"
+    authenticator = Authenticator(uow, cache_seconds=60)
+    assert [authenticator.tenant_for("ik_live") for _ in range(3)] == ["acme"] * 3
+    assert uow.key_lookups == 1
+    assert authenticator.tenant_for("ik_unknown") is None
+    uow.tables.keys[hash_key("ik_unknown")] = "globex"  # created after a miss: misses are not remembered
+    assert authenticator.tenant_for("ik_unknown") == "globex"
+
+
+def test_without_a_cache_a_revoked_key_is_refused_at_once(uow: FakeUnitOfWork) -> None:
+    uow.tables.keys[hash_key("ik_live")] = "acme"
+    authenticator = Authenticator(uow, cache_seconds=0)
+    assert authenticator.tenant_for("ik_live") == "acme"
+    del uow.tables.keys[hash_key("ik_live")]
+    assert authenticator.tenant_for("ik_live") is None
