@@ -48,6 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         extra_env={"SQS_MAX_RECEIVE_COUNT": "3", "WORKER_BACKOFF_SECONDS": "1", "WORKER_WAIT_SECONDS": "2"},
     )
     devstack.ensure_postgres(config.database_url)
+    devstack.ensure_redis(config.redis_url)
     processes = [p for p in (devstack.start_localstack(config),) if p]
     try:
         devstack.bootstrap(config)

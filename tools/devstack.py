@@ -68,6 +68,7 @@ class StackConfig:
     label_studio_password: str = DEV_LABEL_STUDIO_PASSWORD
     label_studio_api_key: str = DEV_LABEL_STUDIO_API_KEY
     dev_api_key: str | None = None  # the dev tenant's key; None: the saved one, or a new one
+    redis_url: str = "redis://127.0.0.1:6379/0"
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -113,6 +114,7 @@ class StackConfig:
             "MODELS_DIR": str(self.models_dir),
             "LABEL_STUDIO_URL": self.label_studio_url,
             "LABEL_STUDIO_API_KEY": self.label_studio_api_key,
+            "REDIS_URL": self.redis_url,
             "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
             "DO_NOT_TRACK": "true",
             "HF_HUB_OFFLINE": "1",
@@ -343,6 +345,39 @@ def ensure_postgres(database_url: str) -> None:
     )
 
 
+# --- Redis (the gateway's rate limits) ---------------------------------------------------
+
+
+def ensure_redis(redis_url: str) -> None:
+    """Make sure the server in `redis_url` answers, starting a local one (in memory only) if it can."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+
+    def reachable() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    if reachable():
+        return
+    host, port = (
+        client.connection_pool.connection_kwargs.get("host"),
+        client.connection_pool.connection_kwargs.get("port"),
+    )
+    if host in ("localhost", "127.0.0.1") and shutil.which("redis-server"):
+        log(f"starting a local Redis on port {port}")
+        start = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(port)]
+        subprocess.run([*start, "--save", "", "--appendonly", "no"], check=False)
+        wait_until(reachable, "Redis", 30)
+        return
+    raise SystemExit(
+        f"Redis is not reachable at {redis_url} and no local one could be started. Install it "
+        "(apt-get install redis-server), or set REDIS_URL to a server you can use, e.g. redis://host:6379/0"
+    )
+
+
 # --- LocalStack -------------------------------------------------------------------------
 
 
@@ -511,16 +546,19 @@ def bootstrap(config: StackConfig, republish_unfinished: bool = False) -> None:
 def ensure_dev_key(config: StackConfig) -> None:
     """The dev tenant with its key in place and saved to `config.api_key_file` (readable by its owner only).
 
-    The key is DEV_API_KEY when set; otherwise the one saved by an earlier run, or a new one when
-    there is none (or the saved one was revoked).
+    The dev tenant has no rate limit, so local load tests and benchmarks measure the platform, not
+    the limiter. The key is DEV_API_KEY when set; otherwise the one saved by an earlier run, or a
+    new one when there is none (or the saved one was revoked).
     """
     from gateway.auth import generate_key
 
+    admin = str(VENV_BIN / "gateway-admin")
+    run_step(config, [admin, "tenants", "create", DEV_TENANT, "--no-rate-limit", "--if-missing"])
     saved = config.api_key_file.read_text().strip() if config.api_key_file.exists() else None
     candidates = [config.dev_api_key] if config.dev_api_key else [k for k in (saved, generate_key()) if k]
     for key in candidates:
         imported = subprocess.run(
-            [str(VENV_BIN / "gateway-admin"), "keys", "import", DEV_TENANT],
+            [admin, "keys", "import", DEV_TENANT],
             input=key + "\n",
             text=True,
             capture_output=True,
@@ -648,6 +686,7 @@ def up(config: StackConfig) -> None:
             "they read it for the variables their environment does not set. Removed when the stack stops.",
         )
         ensure_postgres(config.database_url)
+        ensure_redis(config.redis_url)
         fresh_localstack = start_localstack(config) is not None
         bootstrap(config, republish_unfinished=fresh_localstack)
         start_mlflow(config)  # after bootstrap: MLflow's artifacts need the bucket
@@ -725,6 +764,7 @@ def config_from_env(environ: Mapping[str, str]) -> StackConfig:
         label_studio_password=environ.get("LABEL_STUDIO_PASSWORD", DEV_LABEL_STUDIO_PASSWORD),
         label_studio_api_key=environ.get("LABEL_STUDIO_API_KEY", DEV_LABEL_STUDIO_API_KEY),
         dev_api_key=environ.get("DEV_API_KEY") or None,
+        redis_url=environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
 
 

@@ -1,6 +1,7 @@
 """``gateway-admin``: the operator's tenants and API keys.
 
-    gateway-admin tenants create NAME | tenants list
+    gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit] [--if-missing]
+    gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list
     gateway-admin keys create TENANT | keys list [--tenant T] | keys revoke KEY_ID
     gateway-admin keys import TENANT   (the key on stdin: one kept in a secret store, or make up's dev key)
 
@@ -20,10 +21,12 @@ from sqlalchemy import Connection
 
 from gateway import store
 from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
+from gateway.unit_of_work import RateLimit
 from inference_core.db.engine import make_engine
 from inference_core.settings import Env, database_url, job_settings
 
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+DEFAULT_RATE_LIMIT = RateLimit(per_second=50, burst=100)  # per key, for a tenant created without one
 MIN_IMPORTED_KEY_LENGTH = 32  # about 190 bits of a token_urlsafe key: nothing shorter is a secret
 
 
@@ -31,12 +34,28 @@ class AdminError(Exception):
     """A command that cannot be done: its message says why."""
 
 
-def create_tenant(conn: Connection, name: str) -> str:
+def create_tenant(
+    conn: Connection, name: str, rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT, if_missing: bool = False
+) -> str:
     if not TENANT_NAME.fullmatch(name):
         raise AdminError(f"tenant names are 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit: {name!r}")
-    if not store.create_tenant(conn, name):
+    if not store.create_tenant(conn, name, rate_limit):
+        if if_missing:
+            return f"tenant {name} exists"
         raise AdminError(f"tenant {name} already exists")
-    return f"created tenant {name}"
+    return f"created tenant {name} ({_describe(rate_limit)})"
+
+
+def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) -> str:
+    if not store.set_rate_limit(conn, name, rate_limit):
+        raise AdminError(f"no tenant {name}")
+    return f"tenant {name}: {_describe(rate_limit)} (gateways apply it within GATEWAY_KEY_CACHE_SECONDS)"
+
+
+def _describe(rate_limit: RateLimit | None) -> str:
+    if rate_limit is None:
+        return "no rate limit"
+    return f"{rate_limit.per_second:g} requests/s per key, bursts of {rate_limit.burst}"
 
 
 def create_key(conn: Connection, tenant: str) -> tuple[int, str]:
@@ -49,12 +68,11 @@ def create_key(conn: Connection, tenant: str) -> tuple[int, str]:
 
 
 def import_key(conn: Connection, tenant: str, key: str) -> str:
-    """Make `key` one of `tenant`'s keys, creating the tenant if needed; nothing changes if it already is."""
+    """Make `key` one of `tenant`'s keys; nothing changes if it already is."""
     if len(key) < MIN_IMPORTED_KEY_LENGTH or any(c.isspace() for c in key):
         raise AdminError(f"a key is at least {MIN_IMPORTED_KEY_LENGTH} characters without spaces")
-    if not TENANT_NAME.fullmatch(tenant):
-        raise AdminError(f"not a tenant name: {tenant!r}")
-    store.create_tenant(conn, tenant)
+    if not store.tenant_exists(conn, tenant):
+        raise AdminError(f"no tenant {tenant}; create it first (gateway-admin tenants create {tenant})")
     existing = store.key_by_hash(conn, hash_key(key))
     if existing is not None:
         if existing.tenant != tenant:
@@ -90,11 +108,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
     match (args.group, args.command):
         case ("tenants", "create"):
-            return [create_tenant(conn, args.name)]
+            return [create_tenant(conn, args.name, _rate_limit(args, DEFAULT_RATE_LIMIT), args.if_missing)]
+        case ("tenants", "set"):
+            return [set_rate_limit(conn, args.name, _rate_limit(args, None))]
         case ("tenants", "list"):
-            rows = store.list_tenants(conn)
-            return [f"{'TENANT':<24} {'KEYS':>4}  CREATED"] + [
-                f"{name:<24} {keys:>4}  {created:%Y-%m-%d %H:%M}Z" for name, created, keys in rows
+            return [f"{'TENANT':<24} {'KEYS':>4}  {'CREATED':<17}  RATE LIMIT"] + [
+                f"{t.name:<24} {t.live_keys:>4}  {t.created_at:%Y-%m-%d %H:%M}Z  {_describe(t.rate_limit)}"
+                for t in store.list_tenants(conn)
             ]
         case ("keys", "create"):
             key_id, key = create_key(conn, args.tenant)
@@ -114,15 +134,38 @@ def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
     raise AdminError(f"unknown command {args.group} {args.command}")  # pragma: no cover - argparse refuses it
 
 
+def _rate_limit(args: argparse.Namespace, default: RateLimit | None) -> RateLimit | None:
+    if args.no_rate_limit:
+        return None
+    if args.rate is None and args.burst is None:
+        if default is None:
+            raise AdminError("give --rate and --burst, or --no-rate-limit")
+        return default
+    if args.rate is None or args.burst is None or args.rate <= 0 or args.burst < 1:
+        raise AdminError("a rate limit is --rate (requests per second, above 0) with --burst (1 or more)")
+    return RateLimit(args.rate, args.burst)
+
+
+def _limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name")
+    parser.add_argument("--rate", type=float, help="requests per second per key")
+    parser.add_argument("--burst", type=int, help="requests a key may send at once")
+    parser.add_argument("--no-rate-limit", action="store_true", help="never limit this tenant's keys")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway-admin", description="Tenants and their API keys.")
     groups = parser.add_subparsers(dest="group", required=True)
     tenants = groups.add_parser("tenants").add_subparsers(dest="command", required=True)
-    tenants.add_parser("create", help="create a tenant").add_argument("name")
-    tenants.add_parser("list", help="list tenants and how many live keys each holds")
+    default = f"{DEFAULT_RATE_LIMIT.per_second:g}/s, burst {DEFAULT_RATE_LIMIT.burst}"
+    create = tenants.add_parser("create", help=f"create a tenant (rate limit by default {default})")
+    _limit_arguments(create)
+    create.add_argument("--if-missing", action="store_true", help="no error if it exists (nothing changes then)")
+    _limit_arguments(tenants.add_parser("set", help="change a tenant's rate limit"))
+    tenants.add_parser("list", help="list tenants, their rate limits and how many live keys each holds")
     keys = groups.add_parser("keys").add_subparsers(dest="command", required=True)
     keys.add_parser("create", help=f"create a key ({KEY_PREFIX}...) and print it once").add_argument("tenant")
-    keys.add_parser("import", help="add the key read from stdin (creates the tenant if needed)").add_argument("tenant")
+    keys.add_parser("import", help="add the key read from stdin").add_argument("tenant")
     keys.add_parser("list", help="list keys (their first characters, never the key)").add_argument("--tenant")
     keys.add_parser("revoke", help="revoke a key by its id").add_argument("key_id", type=int)
     return parser

@@ -29,6 +29,7 @@ from gateway.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from gateway.rate_limit import enforce_rate_limit
 from gateway.unit_of_work import HumanLabel, StoredRequest
 from gateway.validation import parse_feedback, parse_json, parse_submission
 from inference_core.aws.sns import find_topic_arn
@@ -36,8 +37,9 @@ from inference_core.db.schema import FINISHED, LabelSource
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__)  # the tenants' routes: each needs an API key
+bp = Blueprint("api", __name__)  # the tenants' routes: each needs an API key, and counts against its rate limit
 bp.before_request(require_tenant)
+bp.before_request(enforce_rate_limit)
 probes = Blueprint("probes", __name__)  # open: health, readiness and the API's description
 
 

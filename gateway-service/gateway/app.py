@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask
 
 from gateway.api import bp, probes, register_error_handlers
 from gateway.auth import Authenticator
 from gateway.dependencies import Dependencies
 from gateway.monitoring_api import bp as monitoring_bp
+from gateway.rate_limit import RedisRateLimiter
 from gateway.settings import THREADS_PER_PROCESS, Settings
 from gateway.store import SqlUnitOfWork
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
 from inference_core.db.engine import make_engine
+
+# A limiter that cannot answer this fast is treated as down (gateway.rate_limit fails open).
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -31,6 +36,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         uow=uow,
         engine=engine,
         authenticator=Authenticator(uow, settings.key_cache_seconds),
+        rate_limiter=RedisRateLimiter(
+            redis.Redis.from_url(
+                settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+            ),
+            settings.aws.names.prefix,
+        ),
         waiter=FinishedWaiter(settings.database_url),
         sns_client=aws_client("sns", settings.aws),
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),

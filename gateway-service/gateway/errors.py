@@ -57,6 +57,17 @@ class Unauthorized(ApiError):
         return {"WWW-Authenticate": 'Bearer realm="inference-gateway"'}
 
 
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, details: dict[str, Any], retry_after: int) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

@@ -13,12 +13,14 @@ from gateway.api import parse_id
 from gateway.auth import require_tenant
 from gateway.dependencies import deps
 from gateway.errors import DependencyUnavailable, InvalidRequest, NotFound
+from gateway.rate_limit import enforce_rate_limit
 from inference_core.aws.s3 import ObjectMissing
 from inference_core.db import monitoring
 from inference_core.db.schema import RunStatus
 
 bp = Blueprint("monitoring", __name__)  # any tenant's key reads them: they are the models' figures
 bp.before_request(require_tenant)
+bp.before_request(enforce_rate_limit)
 
 MAX_PAGE = 200
 

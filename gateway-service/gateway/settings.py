@@ -26,8 +26,10 @@ class Settings:
     serving_ttl_seconds: int = 90
     consumer_wait_seconds: int = 20
     consumer_backoff_base_seconds: int = 2
-    # How long a process trusts an API key it has found: a revoked key is refused within this time.
+    # How long a process trusts an API key it has found (and its tenant's rate limit): a revoked key is
+    # refused, and a changed limit applies, within this time.
     key_cache_seconds: int = 5
+    redis_url: str = "redis://127.0.0.1:6379/0"  # the rate limits' buckets
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,4 +43,5 @@ class Settings:
             consumer_wait_seconds=env.integer("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             consumer_backoff_base_seconds=env.integer("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
             key_cache_seconds=env.integer("GATEWAY_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300),
+            redis_url=env.text("REDIS_URL", "redis://127.0.0.1:6379/0"),
         )

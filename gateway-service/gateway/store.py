@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.feedback import RequestFacts, StoredLabel
-from gateway.unit_of_work import ActionRow, Finished, HumanLabel, StoredRequest
+from gateway.unit_of_work import ActionRow, Caller, Finished, HumanLabel, RateLimit, StoredRequest
 from inference_core.db.outbox import INSERT_EVENT_FROM, enqueue_many, event_params
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
@@ -246,10 +246,17 @@ class SqlTransaction:
     def publish(self, events: Sequence[Event]) -> None:
         enqueue_many(self._conn, events)
 
-    def tenant_for_key(self, key_hash: str) -> str | None:
-        return self._conn.execute(
-            select(api_keys.c.tenant).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
-        ).scalar()
+    def caller_for_key(self, key_hash: str) -> Caller | None:
+        k, t = api_keys.c, tenants.c
+        row = self._conn.execute(
+            select(k.tenant, k.id, t.requests_per_second, t.burst)
+            .select_from(api_keys.join(tenants, t.name == k.tenant))
+            .where(k.key_hash == key_hash, k.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        limit = RateLimit(row.requests_per_second, row.burst) if row.requests_per_second is not None else None
+        return Caller(row.tenant, row.id, limit)
 
 
 def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
@@ -274,22 +281,57 @@ class KeyRow:
     revoked_at: datetime | None
 
 
-def create_tenant(conn: Connection, name: str) -> bool:
+@dataclass(frozen=True)
+class TenantRow:
+    name: str
+    created_at: datetime
+    rate_limit: RateLimit | None
+    live_keys: int
+
+
+def create_tenant(conn: Connection, name: str, rate_limit: RateLimit | None) -> bool:
     """False if the tenant already exists."""
-    inserted = conn.execute(insert(tenants).values(name=name).on_conflict_do_nothing().returning(tenants.c.name))
+    inserted = conn.execute(
+        insert(tenants)
+        .values(name=name, **_limit_columns(rate_limit))
+        .on_conflict_do_nothing()
+        .returning(tenants.c.name)
+    )
     return inserted.first() is not None
 
 
-def list_tenants(conn: Connection) -> list[tuple[str, datetime, int]]:
-    """Each tenant with when it was created and how many keys it holds that are not revoked."""
+def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) -> bool:
+    """False if there is no such tenant."""
+    changed = conn.execute(update(tenants).where(tenants.c.name == name).values(**_limit_columns(rate_limit)))
+    return bool(changed.rowcount)
+
+
+def _limit_columns(rate_limit: RateLimit | None) -> dict[str, float | int | None]:
+    return {
+        "requests_per_second": rate_limit.per_second if rate_limit else None,
+        "burst": rate_limit.burst if rate_limit else None,
+    }
+
+
+def list_tenants(conn: Connection) -> list[TenantRow]:
+    """Each tenant with its rate limit and how many keys it holds that are not revoked."""
+    t = tenants.c
     live = func.count(api_keys.c.id).filter(api_keys.c.revoked_at.is_(None))
     rows = conn.execute(
-        select(tenants.c.name, tenants.c.created_at, live)
-        .select_from(tenants.outerjoin(api_keys, api_keys.c.tenant == tenants.c.name))
-        .group_by(tenants.c.name)
-        .order_by(tenants.c.name)
+        select(t.name, t.created_at, t.requests_per_second, t.burst, live.label("live"))
+        .select_from(tenants.outerjoin(api_keys, api_keys.c.tenant == t.name))
+        .group_by(t.name)
+        .order_by(t.name)
     )
-    return [(name, created_at, int(count)) for name, created_at, count in rows]
+    return [
+        TenantRow(
+            r.name,
+            r.created_at,
+            RateLimit(r.requests_per_second, r.burst) if r.requests_per_second is not None else None,
+            int(r.live),
+        )
+        for r in rows
+    ]
 
 
 def tenant_exists(conn: Connection, name: str) -> bool:

@@ -45,6 +45,23 @@ class StoredRequest:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: `burst` requests at once, refilled at `per_second`."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who holds a live API key: its tenant, which key, and the tenant's rate limit (None: no limit)."""
+
+    tenant: str
+    key_id: int
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True)
 class ActionRow:
     action: str
     model_name: str
@@ -117,8 +134,8 @@ class Transaction(Protocol):
         ...
 
     # Authentication.
-    def tenant_for_key(self, key_hash: str) -> str | None:
-        """The tenant of an API key that is not revoked."""
+    def caller_for_key(self, key_hash: str) -> Caller | None:
+        """Who holds this API key, if it is not revoked."""
         ...
 
 

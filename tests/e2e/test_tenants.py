@@ -4,6 +4,7 @@ revocation, and the tenant carried in the events."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 
@@ -112,3 +113,33 @@ def test_without_a_key_every_v1_route_is_401_and_the_probes_answer(platform: Pla
     assert refused.status_code == 401
     assert requests.get(f"{platform.gateway_url}/healthz", timeout=10).status_code == 200
     assert requests.get(f"{platform.gateway_url}/openapi.json", timeout=10).status_code == 200
+
+
+def test_a_rate_limit_holds_across_the_gateways_processes(platform: Platform) -> None:
+    """The platform's gateway runs two gunicorn processes; the key's bucket is one for both."""
+    name = f"limited-{uuid.uuid4().hex[:6]}"
+    assert admin(platform, "tenants", "create", name, "--rate", "5", "--burst", "5").returncode == 0
+    key = admin(platform, "keys", "create", name).stdout.strip()
+    answers: list[requests.Response] = []
+
+    def hammer() -> None:
+        session = requests.Session()
+        session.headers.update(bearer(key))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            answers.append(session.get(f"{platform.gateway_url}/v1/actions", timeout=10))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    served = sum(a.status_code == 200 for a in answers)
+    refused = [a for a in answers if a.status_code == 429]
+    assert served + len(refused) == len(answers), {a.status_code for a in answers}
+    assert 5 <= served <= 5 + 5 * elapsed + 1, (served, elapsed)  # per-process buckets would serve twice that
+    assert refused and all(int(a.headers["Retry-After"]) >= 1 for a in refused)
+    assert refused[0].json()["error"]["code"] == "rate_limited"
+    print(f"{len(answers)} requests in {elapsed:.1f}s: {served} served, {len(refused)} refused")

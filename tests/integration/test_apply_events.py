@@ -43,7 +43,7 @@ ACTION = "act"
 
 def submitted(engine: Engine, count: int) -> list[UUID]:
     with engine.begin() as conn:
-        store.create_tenant(conn, TENANT)
+        store.create_tenant(conn, TENANT, None)
         store.register_action(conn, ACTION, "m")
     uow = SqlUnitOfWork(engine)
     return [handlers.submit(uow, TENANT, SubmitInference(ACTION, f"t{i}", {}, None)).request_id for i in range(count)]

@@ -110,7 +110,7 @@ def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_
     fresh_database: str, engine: Engine
 ) -> None:
     with engine.begin() as conn:
-        store.create_tenant(conn, TENANT)
+        store.create_tenant(conn, TENANT, None)
         store.register_action(conn, "a", "model-a")
     ids = {
         status: handlers.submit(SqlUnitOfWork(engine), TENANT, SubmitInference("a", status, {}, None)).request_id

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+import redis
 
 from gateway.feedback import RequestFacts, StoredLabel
-from gateway.unit_of_work import ActionRow, Finished, HumanLabel, StoredRequest
+from gateway.unit_of_work import ActionRow, Caller, Finished, HumanLabel, RateLimit, StoredRequest
 from inference_core.aws.s3 import ObjectMissing
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
@@ -148,7 +149,7 @@ class _GatewayTables:
     actions: dict[str, ActionRow] = field(default_factory=dict)
     label_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by model name
     client_labels: dict[uuid.UUID, StoredLabel] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)  # live key hash -> tenant
+    keys: dict[str, Caller] = field(default_factory=dict)  # live key hash -> who holds it
     published: list[Event] = field(default_factory=list)
 
 
@@ -279,6 +280,21 @@ class FakeTransaction:
     def publish(self, events: Sequence[Event]) -> None:
         self.tables.published.extend(events)
 
-    def tenant_for_key(self, key_hash: str) -> str | None:
+    def caller_for_key(self, key_hash: str) -> Caller | None:
         self._uow.key_lookups += 1
         return self.tables.keys.get(key_hash)
+
+
+@dataclass
+class FakeRateLimiter:
+    """Answers each acquire with the next of `waits` (0: a token was taken); `down` raises as Redis would."""
+
+    waits: list[float] = field(default_factory=list)
+    calls: list[tuple[str, RateLimit]] = field(default_factory=list)
+    down: bool = False
+
+    def acquire(self, bucket: str, limit: RateLimit) -> float:
+        if self.down:
+            raise redis.ConnectionError("Redis unreachable")
+        self.calls.append((bucket, limit))
+        return self.waits.pop(0) if self.waits else 0.0

@@ -11,8 +11,10 @@ from flask.testing import FlaskClient
 from gateway.app import create_app
 from gateway.auth import Authenticator, hash_key
 from gateway.settings import Settings
-from support.fakes import FakeUnitOfWork
+from gateway.unit_of_work import Caller, RateLimit
+from support.fakes import FakeRateLimiter, FakeUnitOfWork
 
+LIMIT = RateLimit(per_second=2, burst=3)
 ACME_KEY, GLOBEX_KEY = "ik_acme-key-0123456789abcdefghijklmnop", "ik_globex-key-0123456789abcdefghijklmnop"
 
 
@@ -20,15 +22,22 @@ ACME_KEY, GLOBEX_KEY = "ik_acme-key-0123456789abcdefghijklmnop", "ik_globex-key-
 def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.add_action("sentiment", "sentiment", ("negative", "positive"))
-    uow.tables.keys = {hash_key(ACME_KEY): "acme", hash_key(GLOBEX_KEY): "globex"}
+    uow.tables.keys = {hash_key(ACME_KEY): Caller("acme", 1), hash_key(GLOBEX_KEY): Caller("globex", 2, LIMIT)}
     return uow
 
 
 @pytest.fixture
-def client(uow: FakeUnitOfWork) -> FlaskClient:
+def limiter() -> FakeRateLimiter:
+    return FakeRateLimiter()
+
+
+@pytest.fixture
+def client(uow: FakeUnitOfWork, limiter: FakeRateLimiter) -> FlaskClient:
     app = create_app(Settings.from_env({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/unused"}))
     built = app.extensions["gateway"]
-    app.extensions["gateway"] = dataclasses.replace(built, uow=uow, authenticator=Authenticator(uow, 0))
+    app.extensions["gateway"] = dataclasses.replace(
+        built, uow=uow, authenticator=Authenticator(uow, 0), rate_limiter=limiter
+    )
     return app.test_client()
 
 
@@ -64,6 +73,30 @@ def test_a_revoked_key_is_401(client: FlaskClient, uow: FakeUnitOfWork) -> None:
     assert client.get("/v1/actions", headers=bearer(ACME_KEY)).status_code == 200
     del uow.tables.keys[hash_key(ACME_KEY)]
     assert client.get("/v1/actions", headers=bearer(ACME_KEY)).status_code == 401
+
+
+def test_a_key_over_its_rate_limit_is_429_with_retry_after_and_nothing_is_stored(
+    client: FlaskClient, uow: FakeUnitOfWork, limiter: FakeRateLimiter
+) -> None:
+    limiter.waits = [0.0, 1.2]
+    body = {"action": "sentiment", "text": "fine"}
+    assert client.post("/v1/inference", json=body, headers=bearer(GLOBEX_KEY)).status_code == 202
+    refused = client.post("/v1/inference", json=body, headers=bearer(GLOBEX_KEY))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+    error = refused.get_json()["error"]
+    assert error["code"] == "rate_limited" and error["details"] == {"requests_per_second": 2, "burst": 3}
+    assert len(uow.tables.requests) == 1
+    assert limiter.calls == [("key:2", LIMIT)] * 2  # one bucket per key, every /v1 request counted
+
+
+def test_a_tenant_without_a_limit_is_never_counted(client: FlaskClient, limiter: FakeRateLimiter) -> None:
+    assert client.get("/v1/actions", headers=bearer(ACME_KEY)).status_code == 200
+    assert limiter.calls == []
+
+
+def test_when_the_limiter_is_down_requests_are_served_uncounted(client: FlaskClient, limiter: FakeRateLimiter) -> None:
+    limiter.down = True
+    assert client.get("/v1/actions", headers=bearer(GLOBEX_KEY)).status_code == 200
 
 
 def test_probes_and_the_api_description_stay_open(client: FlaskClient) -> None:

@@ -11,6 +11,7 @@ from gateway.auth import Authenticator, hash_key
 from gateway.errors import IdempotencyConflict, NotFound, UnknownAction
 from gateway.feedback import give_feedback
 from gateway.handlers import apply_worker_events, read_request, submit
+from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference, parse_submission
 from inference_core.events import (
     InferenceBatchCompleted,
@@ -159,18 +160,19 @@ def test_heartbeats_keep_the_latest_and_events_the_gateway_does_not_take_fail(uo
 
 
 def test_a_key_is_looked_up_by_its_hash_and_found_keys_are_remembered(uow: FakeUnitOfWork) -> None:
-    uow.tables.keys[hash_key("ik_live")] = "acme"
+    acme, globex = Caller("acme", 1), Caller("globex", 2)
+    uow.tables.keys[hash_key("ik_live")] = acme
     authenticator = Authenticator(uow, cache_seconds=60)
-    assert [authenticator.tenant_for("ik_live") for _ in range(3)] == ["acme"] * 3
+    assert [authenticator.caller_for("ik_live") for _ in range(3)] == [acme] * 3
     assert uow.key_lookups == 1
-    assert authenticator.tenant_for("ik_unknown") is None
-    uow.tables.keys[hash_key("ik_unknown")] = "globex"  # created after a miss: misses are not remembered
-    assert authenticator.tenant_for("ik_unknown") == "globex"
+    assert authenticator.caller_for("ik_unknown") is None
+    uow.tables.keys[hash_key("ik_unknown")] = globex  # created after a miss: misses are not remembered
+    assert authenticator.caller_for("ik_unknown") == globex
 
 
 def test_without_a_cache_a_revoked_key_is_refused_at_once(uow: FakeUnitOfWork) -> None:
-    uow.tables.keys[hash_key("ik_live")] = "acme"
+    uow.tables.keys[hash_key("ik_live")] = Caller("acme", 1)
     authenticator = Authenticator(uow, cache_seconds=0)
-    assert authenticator.tenant_for("ik_live") == "acme"
+    assert authenticator.caller_for("ik_live") == Caller("acme", 1)
     del uow.tables.keys[hash_key("ik_live")]
-    assert authenticator.tenant_for("ik_live") is None
+    assert authenticator.caller_for("ik_live") is None

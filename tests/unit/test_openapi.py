@@ -36,7 +36,7 @@ def test_every_v1_operation_documents_the_503_of_an_outage() -> None:
     assert undocumented == []
 
 
-def test_every_v1_operation_needs_a_key_and_documents_the_401_and_the_probes_are_open() -> None:
+def test_every_v1_operation_needs_a_key_and_documents_the_401_and_429_and_the_probes_are_open() -> None:
     document = load_openapi()
     assert document["security"] == [{"apiKey": []}]
     assert document["components"]["securitySchemes"]["apiKey"] == {
@@ -49,5 +49,6 @@ def test_every_v1_operation_needs_a_key_and_documents_the_401_and_the_probes_are
             if path.startswith("/v1/"):
                 assert "security" not in operation, (path, method)  # the document's: a key
                 assert operation["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}, (path, method)
+                assert operation["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"}, (path, method)
             else:
                 assert operation["security"] == [], (path, method)

@@ -46,6 +46,13 @@ tenants = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Each key's token bucket: `burst` requests at once, refilled at this rate; null: no limit.
+    Column("requests_per_second", Float),
+    Column("burst", Integer),
+    CheckConstraint(
+        "(requests_per_second IS NULL AND burst IS NULL) OR (requests_per_second > 0 AND burst >= 1)",
+        name="tenants_rate_limit_valid",
+    ),
 )
 
 api_keys = Table(
