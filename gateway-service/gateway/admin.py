@@ -4,26 +4,33 @@
     gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list
     gateway-admin keys create TENANT | keys list [--tenant T] | keys revoke KEY_ID
     gateway-admin keys import TENANT   (the key on stdin: one kept in a secret store, or make up's dev key)
+    gateway-admin dlq list MODEL | dlq show MODEL REQUEST_ID | dlq redrive MODEL [--request ID ...]
 
 A created key is printed once, alone on stdout (so a script can capture it); only its hash is kept.
-Reads DATABASE_URL (beside `make up`, from the stack's settings when unset). Exit status 1, with
-the reason on stderr, when the command cannot be done.
+Reads DATABASE_URL, and the AWS settings for ``dlq`` (beside `make up`, from the stack's settings
+when unset). Exit status 1, with the reason on stderr, when the command cannot be done.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from gateway import store
+from gateway import dead_letters, store
 from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
+from gateway.store import SqlFailedRequests
 from gateway.unit_of_work import RateLimit
+from inference_core.aws.clients import aws_client
+from inference_core.aws.sqs import SqsQueue
 from inference_core.db.engine import make_engine
-from inference_core.settings import Env, database_url, job_settings
+from inference_core.settings import AwsSettings, Env, database_url, job_settings
 
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 DEFAULT_RATE_LIMIT = RateLimit(per_second=50, burst=100)  # per key, for a tenant created without one
@@ -95,9 +102,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     engine = make_engine(job_settings(lambda: database_url(Env()), "gateway-admin"))
     try:
-        with engine.begin() as conn:
-            for line in _run(conn, args):
-                print(line)
+        if args.group == "dlq":
+            lines = _dead_letters(engine, args)
+        else:
+            with engine.begin() as conn:
+                lines = _run(conn, args)
+        for line in lines:  # once committed: a key is never shown that was not stored
+            print(line)
     except AdminError as exc:
         print(f"gateway-admin: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -134,6 +145,42 @@ def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
     raise AdminError(f"unknown command {args.group} {args.command}")  # pragma: no cover - argparse refuses it
 
 
+def _dead_letters(engine: Engine, args: argparse.Namespace) -> list[str]:
+    aws = job_settings(lambda: AwsSettings.from_env(Env()), "gateway-admin")
+    sqs = aws_client("sqs", aws)
+    queue_name = aws.names.model_queue(args.model)
+    try:
+        source = SqsQueue.named(sqs, queue_name)
+        dead = SqsQueue.named(sqs, aws.names.dead_letter_queue(queue_name))
+    except sqs.exceptions.QueueDoesNotExist:
+        raise AdminError(f"model {args.model} has no queue {queue_name} (or no dead-letter queue)") from None
+    requests = SqlFailedRequests(engine)
+    match args.command:
+        case "list":
+            letters = dead_letters.peek(dead, requests, args.limit)
+            return [f"{'REQUEST':<36}  {'REACHED DLQ':<20}  {'STATUS':<9}  REASON"] + [
+                f"{d.request_id or '(not a request)'!s:<36}  {_when(d.sent_at):<20}  {d.status or '-':<9}  "
+                f"{d.reason or '-'}"
+                for d in letters
+            ]
+        case "show":
+            found = [d for d in dead_letters.peek(dead, requests, args.limit) if str(d.request_id) == args.request_id]
+            if not found:
+                raise AdminError(f"no message of request {args.request_id} in {dead.url}")
+            return [json.dumps({**dead_letters.describe(d), "body": d.body}, indent=2) for d in found]
+        case _:
+            only = {UUID(request_id) for request_id in args.request} if args.request else None
+            done = dead_letters.redrive(dead, source, requests, only)
+            return [
+                f"moved {done.moved} messages back to {queue_name} ({done.requeued} failed requests queued again); "
+                f"{done.left} left in its dead-letter queue"
+            ]
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S}Z" if at else "-"
+
+
 def _rate_limit(args: argparse.Namespace, default: RateLimit | None) -> RateLimit | None:
     if args.no_rate_limit:
         return None
@@ -168,7 +215,22 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("import", help="add the key read from stdin").add_argument("tenant")
     keys.add_parser("list", help="list keys (their first characters, never the key)").add_argument("--tenant")
     keys.add_parser("revoke", help="revoke a key by its id").add_argument("key_id", type=int)
+    dlq = groups.add_parser("dlq", help="a model's dead-letter queue").add_subparsers(dest="command", required=True)
+    listing = dlq.add_parser("list", help="its messages: request, when, status and reason (consumes nothing)")
+    listing.add_argument("model")
+    listing.add_argument("--limit", type=int, default=100)
+    show = dlq.add_parser("show", help="one request's message, body included")
+    show.add_argument("model")
+    show.add_argument("request_id", type=_uuid)
+    show.add_argument("--limit", type=int, default=1000, help="how many messages to look through")
+    redrive = dlq.add_parser("redrive", help="move messages back to the model's queue (their requests queued again)")
+    redrive.add_argument("model")
+    redrive.add_argument("--request", action="append", type=_uuid, help="only this request's (repeatable)")
     return parser
+
+
+def _uuid(raw: str) -> str:
+    return str(UUID(raw))  # argparse turns the ValueError into a usage error
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Engine, func, literal, select, text, update
+from sqlalchemy import Connection, Engine, func, literal, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.feedback import RequestFacts, StoredLabel
@@ -370,3 +370,34 @@ def revoke_key(conn: Connection, key_id: int) -> KeyRow | None:
     conn.execute(update(api_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=func.now()))
     row = conn.execute(select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).where(k.id == key_id)).first()
     return KeyRow(**row._mapping) if row else None
+
+
+class SqlFailedRequests:
+    """``gateway.dead_letters.FailedRequests``: each call its own transaction, so a requeue is committed
+    before the message that retries it is sent."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def reasons(self, request_ids: Sequence[UUID]) -> dict[UUID, tuple[str, str | None]]:
+        r = inference_requests.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(r.id, r.status, r.error["message"].astext).where(r.id.in_(request_ids)))
+            return {row[0]: (row[1], row[2]) for row in rows}
+
+    def requeue(self, request_ids: Sequence[UUID]) -> int:
+        r = inference_requests.c
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(inference_requests)
+                .where(r.id.in_(request_ids), r.status == RequestStatus.FAILED.value)
+                .values(
+                    status=RequestStatus.QUEUED.value,
+                    error=null(),  # SQL NULL: None would store a JSON null
+                    result=null(),
+                    started_at=None,
+                    completed_at=None,
+                    updated_at=func.now(),
+                )
+            )
+            return int(moved.rowcount)

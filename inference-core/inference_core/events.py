@@ -239,6 +239,15 @@ def decode(body: str) -> Event:
         raise MalformedEvent(f"invalid {cls.__name__}: {exc.errors(include_url=False)}") from exc
 
 
+def request_id_of(body: str) -> UUID | None:
+    """The request id of a message, even one that is not a valid event (a poison message's, say)."""
+    try:
+        envelope = from_json(body)
+        return UUID(str(envelope["data"]["request_id"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def encode_outcomes(
     action: str, outcomes: Sequence[InferenceCompleted], max_bytes: int
 ) -> list[tuple[Message, Sequence[InferenceCompleted]]]:

@@ -10,11 +10,12 @@ from inference_core.events import (
     InferenceRequested,
     ModelServing,
     encode,
+    request_id_of,
     utcnow,
 )
 from model_runtime import worker as worker_module
 from model_runtime.settings import RuntimeSettings
-from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel, request_id_of
+from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel
 from support.fakes import EchoModel, FakeFeatureSink, FakePublisher, raw_message, request_message
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from inference_core.aws.limits import MAX_BATCH_ENTRIES, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS
@@ -15,6 +16,7 @@ class ReceivedMessage:
     receipt_handle: str
     body: str
     receive_count: int
+    sent_at: datetime | None = None  # when SQS first had it (for a dead letter: when it reached the DLQ)
 
 
 class SqsQueue:
@@ -27,23 +29,21 @@ class SqsQueue:
         return cls(client, client.get_queue_url(QueueName=name)["QueueUrl"])
 
     def receive(
-        self, max_messages: int = MAX_BATCH_ENTRIES, wait_seconds: int = MAX_WAIT_SECONDS
+        self,
+        max_messages: int = MAX_BATCH_ENTRIES,
+        wait_seconds: int = MAX_WAIT_SECONDS,
+        visibility_seconds: int | None = None,
     ) -> list[ReceivedMessage]:
+        """Up to `max_messages`, hidden for the queue's visibility timeout or `visibility_seconds`."""
+        visibility = {} if visibility_seconds is None else {"VisibilityTimeout": visibility_seconds}
         response = self._client.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=min(max_messages, MAX_BATCH_ENTRIES),
             WaitTimeSeconds=min(wait_seconds, MAX_WAIT_SECONDS),
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            **visibility,
         )
-        return [
-            ReceivedMessage(
-                message_id=m["MessageId"],
-                receipt_handle=m["ReceiptHandle"],
-                body=m["Body"],
-                receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
-            )
-            for m in response.get("Messages", [])
-        ]
+        return [_received(m) for m in response.get("Messages", [])]
 
     def delete(self, messages: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
         """Delete in batches of ten; returns the messages SQS refused to delete."""
@@ -77,6 +77,18 @@ class SqsQueue:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _received(message: dict[str, Any]) -> ReceivedMessage:
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    return ReceivedMessage(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message["Body"],
+        receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+        sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
+    )
 
 
 def _chunks(messages: Sequence[ReceivedMessage]) -> list[Sequence[ReceivedMessage]]:

@@ -16,7 +16,6 @@ its last allowed receive is answered as ``failed`` and then left to move to the 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
 from typing import Any, Protocol
-from uuid import UUID
 
 import numpy as np
 from pydantic_core import to_json
@@ -45,6 +43,7 @@ from inference_core.events import (
     decode,
     encode,
     encode_outcomes,
+    request_id_of,
     utcnow,
 )
 from model_runtime.base import AbstractModel, BatchOutput
@@ -277,11 +276,3 @@ class InferenceWorker:
 def _features_pointer(uri: str, row_index: int, row: _Row) -> dict[str, Any]:
     """The answer for a caller who asked for features only: where to read them."""
     return {"dim": int(row.features.shape[-1]), "features_uri": uri, "features_row": row_index}
-
-
-def request_id_of(body: str) -> UUID | None:
-    """The request id of a message, even one that is not a valid event."""
-    try:
-        return UUID(str(json.loads(body)["data"]["request_id"]))
-    except (ValueError, KeyError, TypeError):
-        return None
