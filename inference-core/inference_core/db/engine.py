@@ -5,10 +5,20 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy import Engine, create_engine, make_url
 
+# A database that does not answer a connect in this time is down (a request gets its 503), rather
+# than holding a thread for the operating system's TCP timeout (minutes, where packets are dropped).
+CONNECT_TIMEOUT_SECONDS = 5
+
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """A pooled engine; connects lazily, on first use."""
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 def libpq_dsn(url: str) -> str:
