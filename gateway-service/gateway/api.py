@@ -167,6 +167,7 @@ def _request_json(row: StoredRequest) -> dict[str, Any]:
         "features_uri": row.features_uri,
         "features_row": row.features_row,
         "metadata": row.metadata,
+        "deadline_seconds": row.deadline_seconds,
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "completed_at": _iso(row.completed_at),

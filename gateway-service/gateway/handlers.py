@@ -54,6 +54,7 @@ def submit(uow: UnitOfWork, tenant: str, command: SubmitInference) -> Submission
         metadata=command.metadata,
         submitted_at=utcnow(),
         tenant=tenant,
+        deadline_seconds=command.deadline_seconds,
     )
     with uow.transaction() as tx:
         if tx.add_request(event, command.idempotency_key, command.fingerprint):

@@ -42,8 +42,9 @@ _INSERT_REQUEST = text(
     """
     WITH inserted AS (
         INSERT INTO inference_requests
-            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, status)
-        SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint, :status
+            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds, status)
+        SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint,
+            :deadline_seconds, :status
         WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
         ON CONFLICT (tenant, idempotency_key) DO NOTHING
         RETURNING id
@@ -97,6 +98,7 @@ class SqlTransaction:
             "metadata": to_json(event.metadata).decode(),
             "idempotency_key": idempotency_key,
             "fingerprint": fingerprint,
+            "deadline_seconds": event.deadline_seconds,
             "status": RequestStatus.QUEUED.value,
         }
         return self._conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None

@@ -16,11 +16,18 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from gateway.feedback import RequestFacts, StoredLabel
-from inference_core.events import Event, InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
+from inference_core.events import (
+    Event,
+    InferenceBatchStarted,
+    InferenceCompleted,
+    InferenceRequested,
+    ModelServing,
+    OutcomeStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class StoredRequest:
     status: str
     request_fingerprint: str
     metadata: dict[str, Any]
+    deadline_seconds: int | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     model_name: str | None = None
@@ -85,7 +93,7 @@ class Finished:
     request_id: UUID
     tenant: str | None
     action: str
-    status: Literal["succeeded", "failed"]
+    status: OutcomeStatus
     model_name: str
     model_version: str | None
     completed_at: datetime

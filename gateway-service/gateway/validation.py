@@ -12,7 +12,8 @@ from gateway.errors import BadIdempotencyKey, InvalidRequest, MalformedJson
 
 MAX_METADATA_DEPTH = 16
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-_ALLOWED_FIELDS = {"action", "text", "metadata"}
+MAX_DEADLINE_SECONDS = 3600  # a request may wait in its model's queue at most an hour before it expires
+_ALLOWED_FIELDS = ("action", "text", "metadata", "deadline_seconds")
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,16 @@ class SubmitInference:
     text: str
     metadata: dict[str, Any]
     idempotency_key: str | None
+    deadline_seconds: int | None = None  # not computed if still queued this long after it was queued
 
     @property
     def fingerprint(self) -> str:
         """Identifies the body, so a reused Idempotency-Key with another body is caught."""
+        body: dict[str, Any] = {"action": self.action, "text": self.text, "metadata": self.metadata}
+        if self.deadline_seconds is not None:  # absent from the fingerprints of requests sent without one
+            body["deadline_seconds"] = self.deadline_seconds
         canonical = json.dumps(
-            {"action": self.action, "text": self.text, "metadata": self.metadata},
+            body,
             sort_keys=True,
             ensure_ascii=True,
             separators=(",", ":"),
@@ -46,10 +51,10 @@ def parse_json(raw: bytes) -> Any:
 def parse_submission(body: Any, idempotency_key: str | None) -> SubmitInference:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object with 'action' and 'text'")
-    unknown = sorted(set(body) - _ALLOWED_FIELDS)
+    unknown = sorted(set(body) - set(_ALLOWED_FIELDS))
     if unknown:
         raise InvalidRequest(
-            f"unknown field(s): {', '.join(unknown)}; allowed: action, text, metadata",
+            f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(_ALLOWED_FIELDS)}",
             {"unknown_fields": unknown},
         )
     action = _required_string(body, "action")
@@ -58,7 +63,15 @@ def parse_submission(body: Any, idempotency_key: str | None) -> SubmitInference:
     if not isinstance(metadata, dict):
         raise InvalidRequest("'metadata' must be a JSON object", {"field": "metadata"})
     _check_storable(metadata, "metadata", depth=1)
-    return SubmitInference(action, text, metadata, _idempotency_key(idempotency_key))
+    deadline = body.get("deadline_seconds")
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, int) or not 1 <= deadline <= MAX_DEADLINE_SECONDS
+    ):
+        raise InvalidRequest(
+            f"'deadline_seconds' must be a whole number of seconds from 1 to {MAX_DEADLINE_SECONDS}",
+            {"field": "deadline_seconds"},
+        )
+    return SubmitInference(action, text, metadata, _idempotency_key(idempotency_key), deadline)
 
 
 def parse_feedback(body: Any) -> str:

@@ -21,7 +21,10 @@ reader refuses a field it does not know (``extra="forbid"``), so an event it can
 retried and in the end dead-lettered, never half-read. ``InferenceCompleted.result_ref`` came this
 way (a result too large for the message is stored beside the batch's features and referenced),
 and so did ``tenant`` on ``InferenceRequested`` and ``JobCompleted`` (whose request it is, for
-workers and downstream systems to group by; workers deploy before the gateway that sends it).
+workers and downstream systems to group by; workers deploy before the gateway that sends it) and
+``deadline_seconds`` on ``InferenceRequested``. A new value of a field is additive the same way:
+the outcome status ``expired`` (a worker's answer for a request past its deadline) is read by
+gateways that deploy before the workers that send it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class EventType(StrEnum):
     DRIFT_DETECTED = "drift_detected"
 
 
+# How a request ended: "expired" when it waited in its model's queue past its deadline (not computed).
+OutcomeStatus = Literal["succeeded", "failed", "expired"]
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,6 +70,8 @@ class InferenceRequested(_Event):
     metadata: dict[str, Any] = Field(default_factory=dict)
     submitted_at: datetime
     tenant: str | None = None  # None from gateways that predate tenants
+    # Not computed if it has waited this long in its model's queue (SQS message age); None: no deadline.
+    deadline_seconds: int | None = Field(default=None, ge=1)
 
 
 class InferenceStarted(_Event):
@@ -102,7 +111,7 @@ class InferenceCompleted(_Event):
 
     request_id: UUID
     action: str
-    status: Literal["succeeded", "failed"]
+    status: OutcomeStatus
     model_name: str
     model_version: str | None = None
     result: dict[str, Any] | None = None
@@ -134,7 +143,7 @@ class JobCompleted(_Event):
 
     request_id: UUID
     action: str
-    status: Literal["succeeded", "failed"]
+    status: OutcomeStatus
     model_name: str
     model_version: str | None = None
     completed_at: datetime

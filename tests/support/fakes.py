@@ -193,6 +193,7 @@ class FakeTransaction:
             status="queued",
             request_fingerprint=fingerprint,
             metadata=event.metadata,
+            deadline_seconds=event.deadline_seconds,
             created_at=event.submitted_at,
         )
         self.publish([event])

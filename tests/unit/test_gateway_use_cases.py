@@ -14,6 +14,7 @@ from gateway.handlers import apply_worker_events, read_request, submit
 from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference, parse_submission
 from inference_core.events import (
+    ErrorInfo,
     InferenceBatchCompleted,
     InferenceBatchStarted,
     InferenceCompleted,
@@ -176,3 +177,20 @@ def test_without_a_cache_a_revoked_key_is_refused_at_once(uow: FakeUnitOfWork) -
     assert authenticator.caller_for("ik_live") == Caller("acme", 1)
     del uow.tables.keys[hash_key("ik_live")]
     assert authenticator.caller_for("ik_live") is None
+
+
+def test_an_expired_outcome_finishes_its_request_with_its_reason(uow: FakeUnitOfWork) -> None:
+    body = {"action": "sentiment", "text": "x", "deadline_seconds": 5}
+    request_id = submit(uow, "acme", parse_submission(body, None)).request_id
+    assert uow.tables.published[0].deadline_seconds == 5  # type: ignore[union-attr]
+    expired = succeeded(request_id).model_copy(
+        update={"status": "expired", "result": None, "error": ErrorInfo(code="deadline_exceeded", message="late")}
+    )
+    assert apply(uow, expired) == {}
+    stored, _ = read_request(uow, "acme", request_id)
+    assert (stored.status, stored.deadline_seconds, stored.error) == (
+        "expired",
+        5,
+        {"code": "deadline_exceeded", "message": "late"},
+    )
+    assert [e.status for e in uow.tables.published if isinstance(e, JobCompleted)] == ["expired"]

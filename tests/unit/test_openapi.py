@@ -5,6 +5,7 @@ from openapi_spec_validator import validate
 from gateway.api import load_openapi
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.validation import MAX_DEADLINE_SECONDS
 
 
 def test_the_document_is_valid_openapi() -> None:
@@ -52,3 +53,8 @@ def test_every_v1_operation_needs_a_key_and_documents_the_401_and_429_and_the_pr
                 assert operation["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"}, (path, method)
             else:
                 assert operation["security"] == [], (path, method)
+
+
+def test_the_documented_deadline_bound_is_the_one_enforced() -> None:
+    field = load_openapi()["components"]["schemas"]["InferenceSubmission"]["properties"]["deadline_seconds"]
+    assert (field["minimum"], field["maximum"]) == (1, MAX_DEADLINE_SECONDS)

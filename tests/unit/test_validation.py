@@ -20,6 +20,13 @@ def test_valid_body_becomes_a_command() -> None:
     )
 
 
+def test_a_deadline_is_part_of_the_command_and_of_its_fingerprint() -> None:
+    command = submission({"action": "s", "text": "t", "deadline_seconds": 30})
+    assert command.deadline_seconds == 30
+    assert command.fingerprint != submission({"action": "s", "text": "t"}).fingerprint
+    assert submission({"action": "s", "text": "t", "deadline_seconds": None}).deadline_seconds is None
+
+
 def test_fingerprint_depends_on_the_body_not_the_key_order() -> None:
     a = submission({"action": "s", "text": "t", "metadata": {"a": 1, "b": 2}})
     b = submission({"metadata": {"b": 2, "a": 1}, "text": "t", "action": "s"})
@@ -52,6 +59,11 @@ def test_malformed_json_is_a_400(raw: bytes) -> None:
         ({"action": "sentiment", "text": "x", "metadata": [1]}, "'metadata' must be a JSON object"),
         ({"action": "sentiment", "text": "a\u0000b"}, "NUL"),
         ({"action": "sentiment", "text": "x", "metadata": {"k": "\u0000"}}, "NUL"),
+        ({"action": "sentiment", "text": "x", "deadline_seconds": 0}, "'deadline_seconds' must be a whole number"),
+        ({"action": "sentiment", "text": "x", "deadline_seconds": 3601}, "from 1 to 3600"),
+        ({"action": "sentiment", "text": "x", "deadline_seconds": 1.5}, "'deadline_seconds'"),
+        ({"action": "sentiment", "text": "x", "deadline_seconds": True}, "'deadline_seconds'"),
+        ({"action": "sentiment", "text": "x", "deadline_seconds": "30"}, "'deadline_seconds'"),
     ],
 )
 def test_invalid_bodies_are_422_with_a_message(body: object, fragment: str) -> None:

@@ -1,8 +1,11 @@
+import dataclasses
 import uuid
+from datetime import timedelta
 
 import pytest
 from pydantic_core import from_json
 
+from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
     InferenceBatchCompleted,
     InferenceBatchStarted,
@@ -170,3 +173,34 @@ def test_answers_too_many_for_one_message_are_split_and_a_refused_part_fails_onl
     assert [a.result for a in delivered] == [
         {"length": len(f"text {i}")} for i, m in enumerate(messages) if m.message_id not in failures
     ]
+
+
+def deadline_message(text: str, deadline_seconds: int | None, queued_seconds_ago: float) -> ReceivedMessage:
+    event = InferenceRequested(
+        request_id=uuid.uuid4(), action="sentiment", text=text, submitted_at=utcnow(), deadline_seconds=deadline_seconds
+    )
+    sent_at = utcnow() - timedelta(seconds=queued_seconds_ago)
+    return dataclasses.replace(raw_message(encode(event).body), sent_at=sent_at)
+
+
+def test_a_request_queued_past_its_deadline_is_answered_expired_and_not_computed() -> None:
+    worker, model, publisher, _ = make_worker()
+    late = deadline_message("late", 5, queued_seconds_ago=6)
+    in_time = deadline_message("in time", 5, queued_seconds_ago=1)
+    patient = deadline_message("no deadline", None, queued_seconds_ago=600)
+    assert worker.handle([late, in_time, patient]) == {}
+    assert model.predict_calls == [["in time", "no deadline"]]
+    by_request = {a.request_id: a for a in completed(publisher)}
+    expired = by_request[request_id_of(late.body)]
+    assert expired.status == "expired" and expired.result is None and expired.features_uri is None
+    assert expired.error is not None and expired.error.code == "deadline_exceeded"
+    assert "past its deadline of 5 s" in expired.error.message
+    assert {by_request[request_id_of(m.body)].status for m in (in_time, patient)} == {"succeeded"}
+
+
+def test_an_expired_answer_sns_refuses_is_retried() -> None:
+    worker, model, publisher, _ = make_worker()
+    publisher.down = True
+    late = deadline_message("late", 1, queued_seconds_ago=2)
+    assert set(worker.handle([late])) == {late.message_id}
+    assert model.predict_calls == []

@@ -32,9 +32,10 @@ class RequestStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    EXPIRED = "expired"  # still queued past its deadline: not computed
 
 
-FINISHED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value)
+FINISHED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value, RequestStatus.EXPIRED.value)
 
 # LISTEN/NOTIFY channels; payloads are committed with the transaction that sends them.
 OUTBOX_CHANNEL = "outbox_pending"
@@ -77,6 +78,7 @@ inference_requests = Table(
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("idempotency_key", Text),
     Column("request_fingerprint", Text, nullable=False),
+    Column("deadline_seconds", Integer),
     Column("status", Text, nullable=False),
     Column("model_name", Text),
     Column("model_version", Text),
@@ -88,7 +90,9 @@ inference_requests = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="inference_requests_status_valid"),
+    CheckConstraint(
+        "status IN ('queued', 'running', 'succeeded', 'failed', 'expired')", name="inference_requests_status_valid"
+    ),
     UniqueConstraint("tenant", "idempotency_key", name="inference_requests_tenant_idempotency_key"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
     Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows

@@ -124,6 +124,10 @@ class InferenceWorker:
                 requests.append((message, event))
             except MalformedEvent as exc:
                 failures[message.message_id] = exc
+        expired = {m.message_id for m, r in requests if _past_deadline(m, r)}
+        if expired:  # answered without being computed (or, if that answer fails, retried and expired then)
+            failures.update(self._answer_expired(served, [(m, r) for m, r in requests if m.message_id in expired]))
+            requests = [(m, r) for m, r in requests if m.message_id not in expired]
 
         if requests:
             predicted = threading.Event()
@@ -238,6 +242,34 @@ class InferenceWorker:
         rejected = self._publisher.publish([message for message, _ in messages])
         return [i for m in rejected for i in range(offsets[m], offsets[m + 1])]
 
+    def _answer_expired(
+        self, served: ServedModel, expired: list[tuple[ReceivedMessage, InferenceRequested]]
+    ) -> Failures:
+        """Requests that waited in the queue past their deadlines end `expired`, not computed."""
+        now = utcnow()
+        outcomes = [
+            InferenceCompleted(
+                request_id=request.request_id,
+                action=request.action,
+                status="expired",
+                model_name=served.name,
+                model_version=served.version,
+                error=ErrorInfo(
+                    code="deadline_exceeded",
+                    message=f"waited {(now - message.sent_at).total_seconds():.1f} s in the queue, past its deadline "
+                    f"of {request.deadline_seconds} s; not computed",
+                ),
+                completed_at=now,
+            )
+            for message, request in expired
+            if message.sent_at is not None
+        ]
+        try:
+            rejected = self._publish_outcomes(served.action, outcomes)
+        except Exception as exc:  # SNS down: answered on a later receive (expired still)
+            return {m.message_id: exc for m, _ in expired}
+        return {expired[i][0].message_id: RuntimeError("SNS rejected the answer") for i in rejected}
+
     def _answer_final_failures(
         self, served: ServedModel, messages: Sequence[ReceivedMessage], failures: Failures
     ) -> None:
@@ -271,6 +303,13 @@ class InferenceWorker:
                 self._publish_outcomes(served.action, answers)
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
+
+
+def _past_deadline(message: ReceivedMessage, request: InferenceRequested) -> bool:
+    """The request waited in its queue longer than its deadline (the queue's clock: when SQS got the message)."""
+    if request.deadline_seconds is None or message.sent_at is None:
+        return False
+    return (utcnow() - message.sent_at).total_seconds() > request.deadline_seconds
 
 
 def _features_pointer(uri: str, row_index: int, row: _Row) -> dict[str, Any]:
