@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
 from typing import Any, Protocol
+from uuid import UUID
 
 import numpy as np
 from pydantic_core import to_json
@@ -39,6 +40,7 @@ from inference_core.events import (
     InferenceRequested,
     MalformedEvent,
     ModelServing,
+    OutcomeStatus,
     ResultRef,
     decode,
     encode,
@@ -248,18 +250,15 @@ class InferenceWorker:
         """Requests that waited in the queue past their deadlines end `expired`, not computed."""
         now = utcnow()
         outcomes = [
-            InferenceCompleted(
-                request_id=request.request_id,
-                action=request.action,
-                status="expired",
-                model_name=served.name,
-                model_version=served.version,
-                error=ErrorInfo(
+            _unanswered(
+                served,
+                request.request_id,
+                "expired",
+                ErrorInfo(
                     code="deadline_exceeded",
                     message=f"waited {(now - message.sent_at).total_seconds():.1f} s in the queue, past its deadline "
                     f"of {request.deadline_seconds} s; not computed",
                 ),
-                completed_at=now,
             )
             for message, request in expired
             if message.sent_at is not None
@@ -284,25 +283,28 @@ class InferenceWorker:
                 log.error("message %s is unreadable and has no request id; leaving it to the DLQ", message.message_id)
                 continue
             error = failures[message.message_id]
+            message_text = f"failed {message.receive_count} times, last: {type(error).__name__}: {error}"
             answers.append(
-                InferenceCompleted(
-                    request_id=request_id,
-                    action=served.action,
-                    status="failed",
-                    model_name=served.name,
-                    model_version=served.version,
-                    error=ErrorInfo(
-                        code="processing_failed",
-                        message=f"failed {message.receive_count} times, last: {type(error).__name__}: {error}",
-                    ),
-                    completed_at=utcnow(),
-                )
+                _unanswered(served, request_id, "failed", ErrorInfo(code="processing_failed", message=message_text))
             )
         if answers:
             try:
                 self._publish_outcomes(served.action, answers)
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
+
+
+def _unanswered(served: ServedModel, request_id: UUID, status: OutcomeStatus, error: ErrorInfo) -> InferenceCompleted:
+    """The outcome of a request that ends without a result: it failed for good, or it expired."""
+    return InferenceCompleted(
+        request_id=request_id,
+        action=served.action,
+        status=status,
+        model_name=served.name,
+        model_version=served.version,
+        error=error,
+        completed_at=utcnow(),
+    )
 
 
 def _past_deadline(message: ReceivedMessage, request: InferenceRequested) -> bool:
