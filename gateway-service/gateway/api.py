@@ -15,7 +15,7 @@ import sqlalchemy.exc
 import yaml
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway import feedback, handlers
 from gateway.auth import current_tenant, require_tenant
@@ -215,7 +215,10 @@ def register_error_handlers(app: Flask) -> None:
             limit = deps().settings.max_body_bytes
             return api_error(PayloadTooLarge(f"request body is larger than {limit} bytes"))
         code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": {"code": code, "message": error.description}}), error.code or 500
+        body = jsonify({"error": {"code": code, "message": error.description}})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            return body, 405, {"Allow": ", ".join(sorted(error.valid_methods))}
+        return body, error.code or 500
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response, int]:

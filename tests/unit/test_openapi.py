@@ -1,11 +1,15 @@
 """The OpenAPI document and the routes the app serves are the same set; live answers are checked in e2e."""
 
+import re
+
+import pytest
 from openapi_spec_validator import validate
 
 from gateway.api import load_openapi
 from gateway.app import create_app
+from gateway.errors import BadIdempotencyKey
 from gateway.settings import Settings
-from gateway.validation import MAX_DEADLINE_SECONDS
+from gateway.validation import MAX_DEADLINE_SECONDS, parse_submission
 
 
 def test_the_document_is_valid_openapi() -> None:
@@ -58,3 +62,23 @@ def test_every_v1_operation_needs_a_key_and_documents_the_401_and_429_and_the_pr
 def test_the_documented_deadline_bound_is_the_one_enforced() -> None:
     field = load_openapi()["components"]["schemas"]["InferenceSubmission"]["properties"]["deadline_seconds"]
     assert (field["minimum"], field["maximum"]) == (1, MAX_DEADLINE_SECONDS)
+
+
+@pytest.mark.parametrize("key", ["k-1", "a b", "~", "é", "tab\there", "x" * 255, "x" * 256, ""])
+def test_the_documented_idempotency_key_pattern_is_the_rule_enforced(key: str) -> None:
+    [parameter] = load_openapi()["paths"]["/v1/inference"]["post"]["parameters"]
+    schema = parameter["schema"]
+    documented = schema["minLength"] <= len(key) <= schema["maxLength"] and re.fullmatch(schema["pattern"], key)
+    try:
+        parse_submission({"action": "a", "text": "t"}, key)
+        enforced = True
+    except BadIdempotencyKey:
+        enforced = False
+    assert bool(documented) is enforced
+
+
+def test_a_method_a_route_does_not_take_is_405_with_allow() -> None:
+    client = create_app(Settings.from_env({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})).test_client()
+    refused = client.delete("/v1/inference")
+    assert refused.status_code == 405 and refused.get_json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in refused.headers["Allow"].split(", ")
