@@ -5,8 +5,8 @@ Flask tutorial's ``auth.py`` loads the user); its views then read ``current_tena
 rate limit (``gateway.rate_limit``) reads ``current_caller()``.
 
 Invariants: a key is never stored or logged, only its SHA-256 (keys are 256 random bits, so there
-is nothing to guess and a slow password hash would buy nothing); a missing, unknown or revoked key
-is a 401, the same answer for each. A process remembers a key it has found for
+is nothing to guess and a slow password hash would buy nothing); a missing key is a 401, and an
+unknown key and a revoked one get the same 401, so neither tells which. A process remembers a key it has found for
 ``GATEWAY_KEY_CACHE_SECONDS`` (5 by default, to spare the database a query per request), so a
 revoked key is refused within that time.
 """
