@@ -257,8 +257,7 @@ class SqlTransaction:
         ).first()
         if row is None:
             return None
-        limit = RateLimit(row.requests_per_second, row.burst) if row.requests_per_second is not None else None
-        return Caller(row.tenant, row.id, limit)
+        return Caller(row.tenant, row.id, _rate_limit(row.requests_per_second, row.burst))
 
 
 def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
@@ -291,6 +290,9 @@ class TenantRow:
     live_keys: int
 
 
+_KEY_COLUMNS = [api_keys.c[f.name] for f in fields(KeyRow)]
+
+
 def create_tenant(conn: Connection, name: str, rate_limit: RateLimit | None) -> bool:
     """False if the tenant already exists."""
     inserted = conn.execute(
@@ -306,6 +308,11 @@ def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) ->
     """False if there is no such tenant."""
     changed = conn.execute(update(tenants).where(tenants.c.name == name).values(**_limit_columns(rate_limit)))
     return bool(changed.rowcount)
+
+
+def _rate_limit(per_second: float | None, burst: int | None) -> RateLimit | None:
+    """A tenant's limit from its columns (both null: none; the table's check keeps them together)."""
+    return RateLimit(per_second, burst) if per_second is not None and burst is not None else None
 
 
 def _limit_columns(rate_limit: RateLimit | None) -> dict[str, float | int | None]:
@@ -329,7 +336,7 @@ def list_tenants(conn: Connection) -> list[TenantRow]:
         TenantRow(
             r.name,
             r.created_at,
-            RateLimit(r.requests_per_second, r.burst) if r.requests_per_second is not None else None,
+            _rate_limit(r.requests_per_second, r.burst),
             int(r.live),
         )
         for r in rows
@@ -351,18 +358,14 @@ def add_key(conn: Connection, tenant: str, key_hash: str, prefix: str) -> int | 
 
 
 def key_by_hash(conn: Connection, key_hash: str) -> KeyRow | None:
-    k = api_keys.c
-    row = conn.execute(
-        select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).where(k.key_hash == key_hash)
-    ).first()
+    row = conn.execute(select(*_KEY_COLUMNS).where(api_keys.c.key_hash == key_hash)).first()
     return KeyRow(**row._mapping) if row else None
 
 
 def list_keys(conn: Connection, tenant: str | None) -> list[KeyRow]:
-    k = api_keys.c
-    query = select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).order_by(k.id)
+    query = select(*_KEY_COLUMNS).order_by(api_keys.c.id)
     if tenant is not None:
-        query = query.where(k.tenant == tenant)
+        query = query.where(api_keys.c.tenant == tenant)
     return [KeyRow(**row._mapping) for row in conn.execute(query)]
 
 
@@ -370,7 +373,7 @@ def revoke_key(conn: Connection, key_id: int) -> KeyRow | None:
     """Revoke a key (once: a revoked key keeps its first revocation time); None if there is no such key."""
     k = api_keys.c
     conn.execute(update(api_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=func.now()))
-    row = conn.execute(select(k.id, k.tenant, k.prefix, k.created_at, k.revoked_at).where(k.id == key_id)).first()
+    row = conn.execute(select(*_KEY_COLUMNS).where(k.id == key_id)).first()
     return KeyRow(**row._mapping) if row else None
 
 
