@@ -248,7 +248,6 @@ class InferenceWorker:
         self, served: ServedModel, expired: list[tuple[ReceivedMessage, InferenceRequested]]
     ) -> Failures:
         """Requests that waited in the queue past their deadlines end `expired`, not computed."""
-        now = utcnow()
         outcomes = [
             _unanswered(
                 served,
@@ -256,12 +255,11 @@ class InferenceWorker:
                 "expired",
                 ErrorInfo(
                     code="deadline_exceeded",
-                    message=f"waited {(now - message.sent_at).total_seconds():.1f} s in the queue, past its deadline "
+                    message=f"waited {_queued_seconds(message):.1f} s in the queue, past its deadline "
                     f"of {request.deadline_seconds} s; not computed",
                 ),
             )
             for message, request in expired
-            if message.sent_at is not None
         ]
         try:
             rejected = self._publish_outcomes(served.action, outcomes)
@@ -307,11 +305,14 @@ def _unanswered(served: ServedModel, request_id: UUID, status: OutcomeStatus, er
     )
 
 
+def _queued_seconds(message: ReceivedMessage) -> float:
+    """How long the message has been in its queue (the queue's clock: when SQS got it); 0 when unknown."""
+    return (utcnow() - message.sent_at).total_seconds() if message.sent_at is not None else 0.0
+
+
 def _past_deadline(message: ReceivedMessage, request: InferenceRequested) -> bool:
-    """The request waited in its queue longer than its deadline (the queue's clock: when SQS got the message)."""
-    if request.deadline_seconds is None or message.sent_at is None:
-        return False
-    return (utcnow() - message.sent_at).total_seconds() > request.deadline_seconds
+    """The request waited in its queue longer than its deadline."""
+    return request.deadline_seconds is not None and _queued_seconds(message) > request.deadline_seconds
 
 
 def _features_pointer(uri: str, row_index: int, row: _Row) -> dict[str, Any]:
