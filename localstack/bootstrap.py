@@ -3,7 +3,8 @@
 1. PostgreSQL: create the database if missing and apply the Alembic migrations.
 2. AWS (LocalStack or real AWS, by settings alone): the topic, one queue + DLQ per model
    folder, the gateway queue, the bucket (inference_core.aws.provision).
-3. The action catalogue: each model folder's action becomes known to the gateway.
+3. The action catalogue: each model folder's action becomes known to the gateway (with its model's
+   label set and tokenizer).
 4. With ``--republish-unfinished`` (the dev stack passes it when it started an empty LocalStack):
    the events of requests accepted but not finished are published again, since the queues that
    held them are gone.
@@ -24,7 +25,7 @@ from inference_core.aws.provision import ModelRoute, QueueSettings, provision
 from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import AwsSettings, Env, database_url
-from model_runtime.catalog import discover
+from model_runtime.catalog import discover, read_tokenizer
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "ml-models" / "models"
 
@@ -57,7 +58,7 @@ def main() -> None:
     engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:
         for spec in specs:
-            register_action(conn, spec.action, spec.name, spec.labels)
+            register_action(conn, spec.action, spec.name, spec.labels, read_tokenizer(spec))
         republished = republish_unfinished(conn) if args.republish_unfinished else 0
     engine.dispose()
     print(f"bootstrap: topic {topology.topic_arn}, bucket {topology.bucket}")

@@ -1,7 +1,9 @@
 """``gateway-admin``: the operator's tenants and API keys.
 
-    gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit] [--if-missing]
+    gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit]
+                                      [--tokens-per-minute N] [--tokens-per-day N] [--if-missing]
     gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list
+    gateway-admin tenants quota NAME [--tokens-per-minute N] [--tokens-per-day N]   (omitted: no limit)
     gateway-admin keys create TENANT | keys list [--tenant T] | keys revoke KEY_ID
     gateway-admin keys import TENANT   (the key on stdin: one kept in a secret store, or make up's dev key)
     gateway-admin dlq list MODEL | dlq show MODEL REQUEST_ID | dlq redrive MODEL [--request ID ...]
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from gateway import dead_letters, store
 from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
-from gateway.store import SqlFailedRequests
+from gateway.store import NO_TOKEN_QUOTA, SqlFailedRequests, TokenQuota
 from gateway.unit_of_work import RateLimit
 from inference_core.aws.clients import aws_client
 from inference_core.aws.sqs import SqsQueue
@@ -42,15 +44,30 @@ class AdminError(Exception):
 
 
 def create_tenant(
-    conn: Connection, name: str, rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT, if_missing: bool = False
+    conn: Connection,
+    name: str,
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+    if_missing: bool = False,
+    token_quota: TokenQuota = NO_TOKEN_QUOTA,
 ) -> str:
     if not TENANT_NAME.fullmatch(name):
         raise AdminError(f"tenant names are 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit: {name!r}")
-    if not store.create_tenant(conn, name, rate_limit):
+    if not store.create_tenant(conn, name, rate_limit, token_quota):
         if if_missing:
             return f"tenant {name} exists"
         raise AdminError(f"tenant {name} already exists")
-    return f"created tenant {name} ({_describe(rate_limit)})"
+    return f"created tenant {name} ({_describe(rate_limit)}; {_describe_quota(token_quota)})"
+
+
+def set_token_quota(conn: Connection, name: str, token_quota: TokenQuota) -> str:
+    if not store.set_token_quota(conn, name, token_quota):
+        raise AdminError(f"no tenant {name}")
+    return f"tenant {name}: {_describe_quota(token_quota)} (from its next submission)"
+
+
+def _describe_quota(quota: TokenQuota) -> str:
+    windows = [f"{n} tokens/{w}" for n, w in ((quota.per_minute, "minute"), (quota.per_day, "day")) if n is not None]
+    return ", ".join(windows) or "no token quota"
 
 
 def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) -> str:
@@ -119,12 +136,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
     match (args.group, args.command):
         case ("tenants", "create"):
-            return [create_tenant(conn, args.name, _rate_limit(args, DEFAULT_RATE_LIMIT), args.if_missing)]
+            rate_limit = _rate_limit(args, DEFAULT_RATE_LIMIT)
+            return [create_tenant(conn, args.name, rate_limit, args.if_missing, _token_quota(args))]
         case ("tenants", "set"):
             return [set_rate_limit(conn, args.name, _rate_limit(args, None))]
+        case ("tenants", "quota"):
+            return [set_token_quota(conn, args.name, _token_quota(args))]
         case ("tenants", "list"):
-            return [f"{'TENANT':<24} {'KEYS':>4}  {'CREATED':<17}  RATE LIMIT"] + [
-                f"{t.name:<24} {t.live_keys:>4}  {t.created_at:%Y-%m-%d %H:%M}Z  {_describe(t.rate_limit)}"
+            return [f"{'TENANT':<24} {'KEYS':>4}  {'CREATED':<17}  {'RATE LIMIT':<40}  TOKEN QUOTA"] + [
+                f"{t.name:<24} {t.live_keys:>4}  {t.created_at:%Y-%m-%d %H:%M}Z  {_describe(t.rate_limit):<40}  "
+                f"{_describe_quota(t.token_quota)}"
                 for t in store.list_tenants(conn)
             ]
         case ("keys", "create"):
@@ -193,6 +214,18 @@ def _rate_limit(args: argparse.Namespace, default: RateLimit | None) -> RateLimi
     return RateLimit(args.rate, args.burst)
 
 
+def _token_quota(args: argparse.Namespace) -> TokenQuota:
+    for value in (args.tokens_per_minute, args.tokens_per_day):
+        if value is not None and value < 1:
+            raise AdminError("a token quota is 1 token or more per window (omit it for no limit)")
+    return TokenQuota(args.tokens_per_minute, args.tokens_per_day)
+
+
+def _quota_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tokens-per-minute", type=int, help="the tenant's tokens per UTC minute (default: no limit)")
+    parser.add_argument("--tokens-per-day", type=int, help="the tenant's tokens per UTC day (default: no limit)")
+
+
 def _limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name")
     parser.add_argument("--rate", type=float, help="requests per second per key")
@@ -207,9 +240,13 @@ def _parser() -> argparse.ArgumentParser:
     default = f"{DEFAULT_RATE_LIMIT.per_second:g}/s, burst {DEFAULT_RATE_LIMIT.burst}"
     create = tenants.add_parser("create", help=f"create a tenant (rate limit by default {default})")
     _limit_arguments(create)
+    _quota_arguments(create)
     create.add_argument("--if-missing", action="store_true", help="no error if it exists (nothing changes then)")
     _limit_arguments(tenants.add_parser("set", help="change a tenant's rate limit"))
-    tenants.add_parser("list", help="list tenants, their rate limits and how many live keys each holds")
+    quota = tenants.add_parser("quota", help="set a tenant's token quota (a window left out has no limit)")
+    quota.add_argument("name")
+    _quota_arguments(quota)
+    tenants.add_parser("list", help="list tenants, their limits and how many live keys each holds")
     keys = groups.add_parser("keys").add_subparsers(dest="command", required=True)
     keys.add_parser("create", help=f"create a key ({KEY_PREFIX}...) and print it once").add_argument("tenant")
     keys.add_parser("import", help="add the key read from stdin").add_argument("tenant")

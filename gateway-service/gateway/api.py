@@ -49,7 +49,8 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
         raise UnsupportedMediaType("Content-Type must be application/json")
     body = parse_json(request.get_data(cache=False))
     command = parse_submission(body, request.headers.get("Idempotency-Key"))
-    submission = handlers.submit(deps().uow, current_tenant(), command)
+    tokens = deps().token_estimator.estimate(command.action, command.text)
+    submission = handlers.submit(deps().uow, current_tenant(), command, tokens)
     headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -81,6 +82,28 @@ def give_feedback(request_id: str) -> tuple[Response, int]:
     body = {"request_id": str(parsed_id), "source": LabelSource.CLIENT.value, "label": stored.label}
     body |= {"created_at": _iso(stored.created_at), "updated_at": _iso(stored.updated_at)}
     return jsonify(body), 201 if stored.created else 200
+
+
+@bp.get("/v1/usage")
+def get_usage() -> Response:
+    """The tenant's tokens in its current quota windows: used (reserved for requests in flight, then what
+    their models read), the limit and what remains (null: no limit)."""
+    usage = handlers.usage(deps().uow, current_tenant())
+    return jsonify(
+        tenant=current_tenant(),
+        now=_iso(usage.now),
+        windows=[
+            {
+                "window": w.name,
+                "starts_at": _iso(w.starts_at),
+                "resets_at": _iso(w.ends_at),
+                "used_tokens": w.used,
+                "limit_tokens": w.limit,
+                "remaining_tokens": w.remaining,
+            }
+            for w in usage.windows
+        ],
+    )
 
 
 @bp.get("/v1/actions")
@@ -168,6 +191,7 @@ def _request_json(row: StoredRequest) -> dict[str, Any]:
         "features_row": row.features_row,
         "metadata": row.metadata,
         "deadline_seconds": row.deadline_seconds,
+        "usage": {"input_tokens": row.input_tokens} if row.input_tokens is not None else None,
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "completed_at": _iso(row.completed_at),

@@ -14,6 +14,7 @@ from gateway.monitoring_api import bp as monitoring_bp
 from gateway.rate_limit import RedisRateLimiter
 from gateway.settings import THREADS_PER_PROCESS, Settings
 from gateway.store import SqlUnitOfWork
+from gateway.tokens import TokenEstimator
 from gateway.waiting import FinishedWaiter
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             ),
             settings.aws.names.prefix,
         ),
+        token_estimator=TokenEstimator(uow),
         waiter=FinishedWaiter(settings.database_url),
         sns_client=aws_client("sns", settings.aws),
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),

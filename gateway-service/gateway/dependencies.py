@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the modules below read deps() themselves
     from gateway.auth import Authenticator
     from gateway.rate_limit import RateLimiter
     from gateway.settings import Settings
+    from gateway.tokens import TokenEstimator
     from gateway.unit_of_work import UnitOfWork
     from gateway.waiting import FinishedWaiter
     from inference_core.aws.s3 import S3Store
@@ -25,6 +26,7 @@ class Dependencies:
     engine: Engine  # the monitoring routes' reads (inference_core.db.monitoring)
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    token_estimator: TokenEstimator
     waiter: FinishedWaiter
     sns_client: Any
     reports: S3Store  # the monitoring job's reports

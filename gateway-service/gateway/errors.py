@@ -68,6 +68,16 @@ class RateLimited(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class TokenQuotaExceeded(RateLimited):
+    code = "token_quota_exceeded"
+
+
+class ExceedsTokenQuota(ApiError):
+    """A request larger than a window of its tenant's token quota: it would never fit, so no Retry-After."""
+
+    status, code = 422, "exceeds_token_quota"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

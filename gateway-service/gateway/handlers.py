@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from uuid import UUID
 
 from pydantic_core import from_json
 
-from gateway.errors import IdempotencyConflict, NotFound, UnknownAction
-from gateway.unit_of_work import HumanLabel, StoredRequest, Transaction, UnitOfWork
+from gateway.errors import ExceedsTokenQuota, IdempotencyConflict, NotFound, TokenQuotaExceeded, UnknownAction
+from gateway.unit_of_work import HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
@@ -41,11 +42,13 @@ class Submission:
     replayed: bool
 
 
-def submit(uow: UnitOfWork, tenant: str, command: SubmitInference) -> Submission:
-    """Store the tenant's request and its event; the outbox relay publishes it.
+def submit(uow: UnitOfWork, tenant: str, command: SubmitInference, tokens: int) -> Submission:
+    """Store the tenant's request and its event, holding its estimated `tokens` against the tenant's
+    token quota; the outbox relay publishes it.
 
     An idempotency key is the tenant's own: used again with the same body, the original request is
-    the answer; with another body, a conflict.
+    the answer (whatever the quota says now); with another body, a conflict. A request that does not
+    fit the quota's windows is refused, and nothing of it is kept.
     """
     event = InferenceRequested(
         request_id=uuid.uuid4(),
@@ -57,7 +60,8 @@ def submit(uow: UnitOfWork, tenant: str, command: SubmitInference) -> Submission
         deadline_seconds=command.deadline_seconds,
     )
     with uow.transaction() as tx:
-        if tx.add_request(event, command.idempotency_key, command.fingerprint):
+        if tx.add_request(event, command.idempotency_key, command.fingerprint, tokens):
+            _refuse_over_quota(tx.reserve_tokens(tenant, tokens), tokens)
             return Submission(event.request_id, "queued", replayed=False)
         known = [a.action for a in tx.actions()]
         if command.action not in known:
@@ -75,6 +79,33 @@ def submit(uow: UnitOfWork, tenant: str, command: SubmitInference) -> Submission
             {"request_id": str(original.id)},
         )
     return Submission(original.id, original.status, replayed=True)
+
+
+def _refuse_over_quota(usage: TokenUsage, tokens: int) -> None:
+    """Raise, rolling the submission back, if its reservation took a window past its limit."""
+    for window in usage.windows:
+        if not window.exceeded:
+            continue
+        assert window.limit is not None
+        details = {"window": window.name, "limit": window.limit, "used": window.used - tokens, "requested": tokens}
+        if tokens > window.limit:
+            raise ExceedsTokenQuota(
+                f"this request's ~{tokens} tokens exceed the token quota of {window.limit} per {window.name} "
+                "on their own; send a shorter text or ask for a larger quota",
+                details,
+            )
+        retry_after = max(1, math.ceil((window.ends_at - usage.now).total_seconds()))
+        raise TokenQuotaExceeded(
+            f"token quota exceeded: {window.limit} tokens per {window.name}, {window.used - tokens} used in this "
+            f"{window.name}, this request needs ~{tokens}; the window resets in {retry_after} s",
+            details | {"resets_at": window.ends_at.isoformat()},
+            retry_after,
+        )
+
+
+def usage(uow: UnitOfWork, tenant: str) -> TokenUsage:
+    with uow.transaction() as tx:
+        return tx.token_usage(tenant)
 
 
 def read_request(uow: UnitOfWork, tenant: str, request_id: UUID) -> tuple[StoredRequest, list[HumanLabel]]:

@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Engine, func, literal, null, select, text, update
+from sqlalchemy import Connection, Engine, Row, func, literal, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.feedback import RequestFacts, StoredLabel
-from gateway.unit_of_work import ActionRow, Caller, Finished, HumanLabel, RateLimit, StoredRequest
+from gateway.unit_of_work import (
+    ActionRow,
+    Caller,
+    Finished,
+    HumanLabel,
+    RateLimit,
+    StoredRequest,
+    TokenUsage,
+    TokenWindow,
+)
 from inference_core.db.outbox import INSERT_EVENT_FROM, enqueue_many, event_params
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
@@ -24,6 +34,7 @@ from inference_core.db.schema import (
     labels,
     model_actions,
     tenants,
+    token_usage,
 )
 from inference_core.events import Event, InferenceBatchStarted, InferenceCompleted, InferenceRequested, ModelServing
 
@@ -42,9 +53,10 @@ _INSERT_REQUEST = text(
     """
     WITH inserted AS (
         INSERT INTO inference_requests
-            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds, status)
+            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds, status,
+             reserved_tokens)
         SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint,
-            :deadline_seconds, :status
+            :deadline_seconds, :status, :tokens
         WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
         ON CONFLICT (tenant, idempotency_key) DO NOTHING
         RETURNING id
@@ -54,6 +66,58 @@ _INSERT_REQUEST = text(
 )
 
 
+# A tenant's quota windows: the UTC minute and the UTC day of the database's clock. The columns
+# of a window that is over are reset by the next reservation (and read as empty until then).
+_WINDOWS = "date_trunc('minute', now()) AS minute, date_trunc('day', now(), 'UTC') AS day"
+
+_RESERVE_TOKENS = text(
+    f"""
+    WITH charged AS (
+        INSERT INTO token_usage AS u (tenant, minute_start, minute_tokens, day_start, day_tokens)
+        SELECT :tenant, w.minute, :tokens, w.day, :tokens FROM (SELECT {_WINDOWS}) AS w
+        ON CONFLICT (tenant) DO UPDATE SET
+            minute_tokens = CASE WHEN u.minute_start = excluded.minute_start THEN u.minute_tokens ELSE 0 END
+                + excluded.minute_tokens,
+            minute_start = excluded.minute_start,
+            day_tokens = CASE WHEN u.day_start = excluded.day_start THEN u.day_tokens ELSE 0 END + excluded.day_tokens,
+            day_start = excluded.day_start
+        RETURNING u.tenant, u.minute_start, u.minute_tokens, u.day_start, u.day_tokens
+    )
+    SELECT c.*, t.tokens_per_minute, t.tokens_per_day, now() AS now
+    FROM charged AS c JOIN tenants AS t ON t.name = c.tenant
+    """
+)
+
+_TOKEN_USAGE = text(
+    f"""
+    SELECT w.minute AS minute_start, CASE WHEN u.minute_start = w.minute THEN u.minute_tokens ELSE 0 END
+            AS minute_tokens,
+        w.day AS day_start, CASE WHEN u.day_start = w.day THEN u.day_tokens ELSE 0 END AS day_tokens,
+        t.tokens_per_minute, t.tokens_per_day, now() AS now
+    FROM tenants AS t CROSS JOIN (SELECT {_WINDOWS}) AS w LEFT JOIN token_usage AS u ON u.tenant = t.name
+    WHERE t.name = :tenant
+    """
+)
+
+# A finished request's tokens move from its estimate to its final figure in the windows it was
+# reserved in (those of its created_at: the same transaction's now()); a window that is over is left.
+_ADJUST_TOKENS = text(
+    """
+    WITH x AS (
+        SELECT r.tenant, date_trunc('minute', r.created_at) AS minute, date_trunc('day', r.created_at, 'UTC') AS day,
+            d.delta
+        FROM jsonb_to_recordset(CAST(:deltas AS jsonb)) AS d(id uuid, delta bigint)
+        JOIN inference_requests AS r ON r.id = d.id
+    )
+    UPDATE token_usage AS u SET
+        minute_tokens = greatest(0, u.minute_tokens
+            + coalesce((SELECT sum(x.delta) FROM x WHERE x.tenant = u.tenant AND x.minute = u.minute_start), 0)),
+        day_tokens = greatest(0, u.day_tokens
+            + coalesce((SELECT sum(x.delta) FROM x WHERE x.tenant = u.tenant AND x.day = u.day_start), 0))
+    WHERE u.tenant = ANY(:tenants)
+    """
+)
+
 _UNFINISHED = (RequestStatus.QUEUED.value, RequestStatus.RUNNING.value)
 
 # One statement for a whole batch of outcomes: the rows arrive as one JSON array.
@@ -62,18 +126,20 @@ _RECORD_OUTCOMES = text(
     UPDATE inference_requests AS r
     SET status = o.status, result = o.result, error = o.error,
         model_name = o.model_name, model_version = o.model_version,
-        features_uri = o.features_uri, features_row = o.features_row,
+        features_uri = o.features_uri, features_row = o.features_row, input_tokens = o.input_tokens,
+        reserved_tokens = CASE WHEN o.status = :succeeded THEN coalesce(o.input_tokens, r.reserved_tokens) ELSE 0 END,
         started_at = coalesce(r.started_at, o.started_at, o.completed_at), completed_at = o.completed_at,
         updated_at = now()
     FROM (
         SELECT DISTINCT ON (id) *
         FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS x(
             id uuid, status text, result jsonb, error jsonb, model_name text, model_version text,
-            features_uri text, features_row integer, started_at timestamptz, completed_at timestamptz)
+            features_uri text, features_row integer, started_at timestamptz, completed_at timestamptz,
+            input_tokens integer)
         ORDER BY id, status = :succeeded DESC
     ) AS o
     WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
-    RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at,
+    RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at, r.reserved_tokens,
         pg_notify(:channel, r.id::text)
     """
 )
@@ -88,7 +154,9 @@ class SqlTransaction:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+    def add_request(
+        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+    ) -> bool:
         """The request and its event in one statement (one round trip, atomic as any statement is)."""
         params = {
             "id": event.request_id,
@@ -100,8 +168,20 @@ class SqlTransaction:
             "fingerprint": fingerprint,
             "deadline_seconds": event.deadline_seconds,
             "status": RequestStatus.QUEUED.value,
+            "tokens": tokens,
         }
         return self._conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None
+
+    def reserve_tokens(self, tenant: str, tokens: int) -> TokenUsage:
+        """One statement: the tenant's row in token_usage is created, or rolled into the current windows,
+        and charged. Its row lock serialises a tenant's submissions from here to their commit."""
+        return _usage(self._conn.execute(_RESERVE_TOKENS, {"tenant": tenant, "tokens": tokens}).one())
+
+    def token_usage(self, tenant: str) -> TokenUsage:
+        return _usage(self._conn.execute(_TOKEN_USAGE, {"tenant": tenant}).one())
+
+    def tokenizer(self, action: str) -> str | None:
+        return self._conn.execute(select(model_actions.c.tokenizer).where(model_actions.c.action == action)).scalar()
 
     def request(self, tenant: str, request_id: UUID) -> StoredRequest | None:
         r = inference_requests.c
@@ -162,18 +242,17 @@ class SqlTransaction:
         """
         if not outcomes:
             return []
-        locked = list(
-            self._conn.execute(
-                select(inference_requests.c.id)
-                .where(
-                    inference_requests.c.id.in_(sorted({e.request_id for e in outcomes})),
-                    inference_requests.c.status.in_(_UNFINISHED),
-                )
-                .order_by(inference_requests.c.id)
+        r = inference_requests.c
+        reserved: dict[UUID, tuple[str | None, int]] = {
+            row.id: (row.tenant, row.reserved_tokens or 0)
+            for row in self._conn.execute(
+                select(r.id, r.tenant, r.reserved_tokens)
+                .where(r.id.in_(sorted({e.request_id for e in outcomes})), r.status.in_(_UNFINISHED))
+                .order_by(r.id)
                 .with_for_update()
-            ).scalars()
-        )
-        if not locked:
+            )
+        }
+        if not reserved:
             return []
         rows = [
             {
@@ -187,6 +266,7 @@ class SqlTransaction:
                 "features_row": e.features_row,
                 "started_at": e.started_at.isoformat() if e.started_at else None,
                 "completed_at": e.completed_at.isoformat(),
+                "input_tokens": e.usage.input_tokens if e.usage else None,
             }
             for e in outcomes
         ]
@@ -194,16 +274,36 @@ class SqlTransaction:
             _RECORD_OUTCOMES,
             {
                 "outcomes": to_json(rows).decode(),
-                "locked": locked,
+                "locked": list(reserved),
                 "unfinished": list(_UNFINISHED),
                 "succeeded": RequestStatus.SUCCEEDED.value,
                 "channel": FINISHED_CHANNEL,
             },
+        ).all()
+        self._adjust_tokens(
+            {row.id: (row.reserved_tokens or 0) - reserved[row.id][1] for row in finished},
+            {reserved[row.id][0] for row in finished},
         )
         return [
-            Finished(r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at)
-            for r in finished
+            Finished(row.id, row.tenant, row.action, row.status, row.model_name, row.model_version, row.completed_at)
+            for row in finished
         ]
+
+    def _adjust_tokens(self, deltas: dict[UUID, int], tenants_: set[str | None]) -> None:
+        """Move finished requests' tokens in their tenants' windows, the rows locked in tenant order
+        (after the requests' rows, as every transaction here takes them: no cycle, no deadlock)."""
+        changed = {request_id: delta for request_id, delta in deltas.items() if delta}
+        names = sorted(name for name in tenants_ if name is not None)
+        if not changed or not names:
+            return
+        self._conn.execute(
+            select(token_usage.c.tenant)
+            .where(token_usage.c.tenant.in_(names))
+            .order_by(token_usage.c.tenant)
+            .with_for_update()
+        )
+        deltas_json = to_json([{"id": str(i), "delta": d} for i, d in changed.items()]).decode()
+        self._conn.execute(_ADJUST_TOKENS, {"deltas": deltas_json, "tenants": names})
 
     def mark_started(self, event: InferenceBatchStarted) -> int:
         """SKIP LOCKED: a row another transaction holds is being finished, and "running" is only
@@ -260,13 +360,32 @@ class SqlTransaction:
         return Caller(row.tenant, row.id, _rate_limit(row.requests_per_second, row.burst))
 
 
-def register_action(conn: Connection, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
-    """Make an action known with its model's label set (bootstrap does this for every model folder)."""
-    declared = list(label_set) or None  # null: the model's results are not labels
+def _usage(row: Row[Any]) -> TokenUsage:
+    return TokenUsage(
+        now=row.now,
+        windows=(
+            TokenWindow(
+                "minute",
+                row.minute_start,
+                row.minute_start + timedelta(minutes=1),
+                row.minute_tokens,
+                row.tokens_per_minute,
+            ),
+            TokenWindow("day", row.day_start, row.day_start + timedelta(days=1), row.day_tokens, row.tokens_per_day),
+        ),
+    )
+
+
+def register_action(
+    conn: Connection, action: str, model_name: str, label_set: Sequence[str] = (), tokenizer: str | None = None
+) -> None:
+    """Make an action known with its model's label set and tokenizer (bootstrap does this for every model folder)."""
+    # Labels null: the model's results are not labels. Tokenizer null: the gateway estimates words.
+    values = {"model_name": model_name, "labels": list(label_set) or None, "tokenizer": tokenizer}
     conn.execute(
         insert(model_actions)
-        .values(action=action, model_name=model_name, labels=declared)
-        .on_conflict_do_update(index_elements=["action"], set_={"model_name": model_name, "labels": declared})
+        .values(action=action, **values)
+        .on_conflict_do_update(index_elements=["action"], set_=values)
     )
 
 
@@ -283,21 +402,35 @@ class KeyRow:
 
 
 @dataclass(frozen=True)
+class TokenQuota:
+    """A tenant's token budget per UTC minute and per UTC day (None: no limit in that window)."""
+
+    per_minute: int | None = None
+    per_day: int | None = None
+
+
+NO_TOKEN_QUOTA = TokenQuota()
+
+
+@dataclass(frozen=True)
 class TenantRow:
     name: str
     created_at: datetime
     rate_limit: RateLimit | None
     live_keys: int
+    token_quota: TokenQuota = NO_TOKEN_QUOTA
 
 
 _KEY_COLUMNS = [api_keys.c[f.name] for f in fields(KeyRow)]
 
 
-def create_tenant(conn: Connection, name: str, rate_limit: RateLimit | None) -> bool:
+def create_tenant(
+    conn: Connection, name: str, rate_limit: RateLimit | None, token_quota: TokenQuota = NO_TOKEN_QUOTA
+) -> bool:
     """False if the tenant already exists."""
     inserted = conn.execute(
         insert(tenants)
-        .values(name=name, **_limit_columns(rate_limit))
+        .values(name=name, **_limit_columns(rate_limit), **_quota_columns(token_quota))
         .on_conflict_do_nothing()
         .returning(tenants.c.name)
     )
@@ -308,6 +441,16 @@ def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) ->
     """False if there is no such tenant."""
     changed = conn.execute(update(tenants).where(tenants.c.name == name).values(**_limit_columns(rate_limit)))
     return bool(changed.rowcount)
+
+
+def set_token_quota(conn: Connection, name: str, token_quota: TokenQuota) -> bool:
+    """False if there is no such tenant. Takes effect at the tenant's next submission."""
+    changed = conn.execute(update(tenants).where(tenants.c.name == name).values(**_quota_columns(token_quota)))
+    return bool(changed.rowcount)
+
+
+def _quota_columns(token_quota: TokenQuota) -> dict[str, int | None]:
+    return {"tokens_per_minute": token_quota.per_minute, "tokens_per_day": token_quota.per_day}
 
 
 def _rate_limit(per_second: float | None, burst: int | None) -> RateLimit | None:
@@ -327,7 +470,15 @@ def list_tenants(conn: Connection) -> list[TenantRow]:
     t = tenants.c
     live = func.count(api_keys.c.id).filter(api_keys.c.revoked_at.is_(None))
     rows = conn.execute(
-        select(t.name, t.created_at, t.requests_per_second, t.burst, live.label("live"))
+        select(
+            t.name,
+            t.created_at,
+            t.requests_per_second,
+            t.burst,
+            t.tokens_per_minute,
+            t.tokens_per_day,
+            live.label("live"),
+        )
         .select_from(tenants.outerjoin(api_keys, api_keys.c.tenant == t.name))
         .group_by(t.name)
         .order_by(t.name)
@@ -338,6 +489,7 @@ def list_tenants(conn: Connection) -> list[TenantRow]:
             r.created_at,
             _rate_limit(r.requests_per_second, r.burst),
             int(r.live),
+            TokenQuota(r.tokens_per_minute, r.tokens_per_day),
         )
         for r in rows
     ]

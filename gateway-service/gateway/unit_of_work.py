@@ -50,6 +50,34 @@ class StoredRequest:
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    input_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenWindow:
+    """A tenant's tokens in one of its current quota windows (a UTC minute, a UTC day)."""
+
+    name: str  # "minute" | "day"
+    starts_at: datetime
+    ends_at: datetime
+    used: int
+    limit: int | None  # None: no limit
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.limit is not None and self.used > self.limit
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """A tenant's windows as of `now` (the database's clock, which every gateway process shares)."""
+
+    now: datetime
+    windows: tuple[TokenWindow, ...]
 
 
 @dataclass(frozen=True)
@@ -101,9 +129,23 @@ class Finished:
 
 class Transaction(Protocol):
     # Requests, as clients submit and read them.
-    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
-        """Store a queued request and publish its event; False, and nothing written, if its action is
-        unknown or its tenant already used the idempotency key."""
+    def add_request(
+        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+    ) -> bool:
+        """Store a queued request (holding `tokens` of its tenant's quota) and publish its event; False,
+        and nothing written, if its action is unknown or its tenant already used the idempotency key."""
+        ...
+
+    def reserve_tokens(self, tenant: str, tokens: int) -> TokenUsage:
+        """Add `tokens` to the tenant's current windows and return them, this reservation included. The
+        windows stay locked until the transaction ends: a caller that finds one exceeded rolls back, and
+        concurrent reservations, which wait, never see more than what fits."""
+        ...
+
+    def token_usage(self, tenant: str) -> TokenUsage: ...
+
+    def tokenizer(self, action: str) -> str | None:
+        """The action's tokenizer.json, if its model declares one."""
         ...
 
     def request(self, tenant: str, request_id: UUID) -> StoredRequest | None: ...
@@ -126,7 +168,8 @@ class Transaction(Protocol):
     # Workers' events.
     def record_outcomes(self, outcomes: Sequence[InferenceCompleted]) -> list[Finished]:
         """Store each unfinished request's outcome once (a success over a failure for the same request):
-        the requests this call finished."""
+        the requests this call finished. Each one's tokens held against its tenant's quota become what
+        its model read (the estimate, if the worker did not say), or none if it failed or expired."""
         ...
 
     def mark_started(self, event: InferenceBatchStarted) -> int:

@@ -22,8 +22,9 @@ retried and in the end dead-lettered, never half-read. ``InferenceCompleted.resu
 way (a result too large for the message is stored beside the batch's features and referenced),
 and so did ``tenant`` on ``InferenceRequested`` and ``JobCompleted`` (whose request it is, for
 workers and downstream systems to group by; workers deploy before the gateway that sends it) and
-``deadline_seconds`` on ``InferenceRequested``. A new value of a field is additive the same way:
-the outcome status ``expired`` (a worker's answer for a request past its deadline) is read by
+``deadline_seconds`` on ``InferenceRequested``, and ``usage`` on ``InferenceCompleted`` (the tokens
+the model read, which the gateway bills and adjusts the tenant's quota to). A new value of a field
+is additive the same way: the outcome status ``expired`` (a worker's answer for a request past its deadline) is read by
 gateways that deploy before the workers that send it.
 """
 
@@ -99,6 +100,12 @@ class ErrorInfo(_Event):
     message: str
 
 
+class Usage(_Event):
+    """What a request cost its model: the tokens it read (after the model's own truncation)."""
+
+    input_tokens: int = Field(ge=0)
+
+
 class ResultRef(_Event):
     """Where a result too large to travel in its message is: element ``row`` of the JSON array at ``uri``."""
 
@@ -123,6 +130,7 @@ class InferenceCompleted(_Event):
     # (None from workers that predate it, and on failures answered without a prediction).
     started_at: datetime | None = None
     completed_at: datetime
+    usage: Usage | None = None  # on a success, from a model that counts its tokens
 
 
 class InferenceBatchCompleted(_Event):

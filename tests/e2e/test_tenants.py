@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import devstack
 from e2e.conftest import Observer
@@ -143,3 +143,49 @@ def test_a_rate_limit_holds_across_the_gateways_processes(platform: Platform) ->
     assert refused and all(int(a.headers["Retry-After"]) >= 1 for a in refused)
     assert refused[0].json()["error"]["code"] == "rate_limited"
     print(f"{len(answers)} requests in {elapsed:.1f}s: {served} served, {len(refused)} refused")
+
+
+def test_a_token_quota_holds_across_the_gateways_processes_and_usage_is_what_the_model_read(
+    platform: Platform,
+) -> None:
+    name = f"quota-{uuid.uuid4().hex[:6]}"
+    limit = 300
+    created = admin(platform, "tenants", "create", name, "--no-rate-limit", "--tokens-per-minute", str(limit))
+    assert created.returncode == 0 and f"{limit} tokens/minute" in created.stdout, created.stderr
+    assert f"{limit} tokens/minute" in admin(platform, "tenants", "list").stdout
+    client = GatewayClient(platform.gateway_url, admin(platform, "keys", "create", name).stdout.strip())
+    body = {"action": "sentiment", "text": "A warm, funny and moving film about two old friends."}
+
+    first = client.submit(body)
+    assert first.status_code == 202, first.text
+    done = client.result(first.json()["request_id"])
+    assert done["status"] == "succeeded" and done["usage"]["input_tokens"] > 2  # [CLS] ... [SEP]
+    tokens = done["usage"]["input_tokens"]
+    minute = client.get("/v1/usage").json()["windows"][0]
+    assert minute["window"] == "minute" and minute["limit_tokens"] == limit
+    assert minute["used_tokens"] in (tokens, 0)  # 0 if a new minute began since
+
+    answers: list[requests.Response] = []
+
+    def hammer() -> None:
+        session = requests.Session()
+        session.headers.update(bearer(client.api_key))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            answers.append(session.post(f"{platform.gateway_url}/v1/inference", json=body, timeout=10))
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [a for a in answers if a.status_code == 429]
+    assert {a.status_code for a in answers} == {202, 429}, {a.status_code for a in answers}
+    assert refused[0].json()["error"]["code"] == "token_quota_exceeded" and int(refused[0].headers["Retry-After"]) >= 1
+    r = inference_requests.c
+    minute_of = func.date_trunc("minute", r.created_at)
+    with platform.stack.engine.connect() as conn:
+        per_minute = conn.execute(select(minute_of, func.count()).where(r.tenant == name).group_by(minute_of)).all()
+    for window, count in per_minute:  # every request here is estimated at the same `tokens`
+        assert count * tokens <= limit, f"{count} requests of {tokens} tokens admitted in the minute of {window}"
+    print(f"{len(answers)} submissions: {len(answers) - len(refused)} admitted, {len(refused)} refused")

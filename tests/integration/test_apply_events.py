@@ -46,7 +46,10 @@ def submitted(engine: Engine, count: int) -> list[UUID]:
         store.create_tenant(conn, TENANT, None)
         store.register_action(conn, ACTION, "m")
     uow = SqlUnitOfWork(engine)
-    return [handlers.submit(uow, TENANT, SubmitInference(ACTION, f"t{i}", {}, None)).request_id for i in range(count)]
+    return [
+        handlers.submit(uow, TENANT, SubmitInference(ACTION, f"t{i}", {}, None), tokens=1).request_id
+        for i in range(count)
+    ]
 
 
 def outcome(

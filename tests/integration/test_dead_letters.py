@@ -38,7 +38,9 @@ def requests_in(engine: Engine, statuses: list[str]) -> list[UUID]:
         store.register_action(conn, "act", "m")
         admin.create_tenant(conn, "acme", None)
     uow = SqlUnitOfWork(engine)
-    ids = [handlers.submit(uow, "acme", SubmitInference("act", f"t{i}", {}, None)).request_id for i in statuses]
+    ids = [
+        handlers.submit(uow, "acme", SubmitInference("act", f"t{i}", {}, None), tokens=1).request_id for i in statuses
+    ]
     with engine.begin() as conn:
         for request_id, status in zip(ids, statuses, strict=True):
             error = {"code": "processing_failed", "message": REASON} if status == "failed" else None

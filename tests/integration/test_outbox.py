@@ -113,7 +113,9 @@ def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_
         store.create_tenant(conn, TENANT, None)
         store.register_action(conn, "a", "model-a")
     ids = {
-        status: handlers.submit(SqlUnitOfWork(engine), TENANT, SubmitInference("a", status, {}, None)).request_id
+        status: handlers.submit(
+            SqlUnitOfWork(engine), TENANT, SubmitInference("a", status, {}, None), tokens=1
+        ).request_id
         for status in ("queued", "running", "succeeded", "failed")
     }
     with engine.begin() as conn:

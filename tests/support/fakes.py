@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -16,7 +17,16 @@ import numpy as np
 import redis
 
 from gateway.feedback import RequestFacts, StoredLabel
-from gateway.unit_of_work import ActionRow, Caller, Finished, HumanLabel, RateLimit, StoredRequest
+from gateway.unit_of_work import (
+    ActionRow,
+    Caller,
+    Finished,
+    HumanLabel,
+    RateLimit,
+    StoredRequest,
+    TokenUsage,
+    TokenWindow,
+)
 from inference_core.aws.s3 import ObjectMissing
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
@@ -114,7 +124,7 @@ class FakeFeatureSink:
 
 
 class EchoModel(AbstractModel):
-    """Length of the text as the result; raises on texts containing 'boom'."""
+    """Length of the text as the result, its characters as the tokens it read; raises on texts containing 'boom'."""
 
     predict_calls: list[list[str]]
 
@@ -132,7 +142,9 @@ class EchoModel(AbstractModel):
         if any("boom" in t for t in texts):
             raise ValueError("cannot handle boom")
         features = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
-        return BatchOutput(results=[{"length": len(t)} for t in texts], features=features)
+        return BatchOutput(
+            results=[{"length": len(t)} for t in texts], features=features, input_tokens=[len(t) for t in texts]
+        )
 
     @classmethod
     def train(cls, artifacts_dir: Path, options: TrainOptions) -> TrainOutput:
@@ -151,6 +163,11 @@ class _GatewayTables:
     client_labels: dict[uuid.UUID, StoredLabel] = field(default_factory=dict)
     keys: dict[str, Caller] = field(default_factory=dict)  # live key hash -> who holds it
     published: list[Event] = field(default_factory=list)
+    # Token quotas, in one window that never ends: each tenant's limit (none if absent), its tokens,
+    # and each request's tokens held against it.
+    token_limits: dict[str, int] = field(default_factory=dict)
+    tokens_used: dict[str, int] = field(default_factory=dict)
+    reserved: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 class FakeUnitOfWork:
@@ -179,7 +196,9 @@ class FakeTransaction:
         self.tables = tables
         self._uow = uow
 
-    def add_request(self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str) -> bool:
+    def add_request(
+        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+    ) -> bool:
         if event.action not in self.tables.actions:
             return False
         if idempotency_key is not None:
@@ -196,8 +215,20 @@ class FakeTransaction:
             deadline_seconds=event.deadline_seconds,
             created_at=event.submitted_at,
         )
+        self.tables.reserved[event.request_id] = tokens
         self.publish([event])
         return True
+
+    def reserve_tokens(self, tenant: str, tokens: int) -> TokenUsage:
+        self.tables.tokens_used[tenant] = self.tables.tokens_used.get(tenant, 0) + tokens
+        return self.token_usage(tenant)
+
+    def token_usage(self, tenant: str) -> TokenUsage:
+        used, limit = self.tables.tokens_used.get(tenant, 0), self.tables.token_limits.get(tenant)
+        return TokenUsage(FAKE_NOW, (TokenWindow("minute", FAKE_NOW, FAKE_NOW + timedelta(seconds=30), used, limit),))
+
+    def tokenizer(self, action: str) -> str | None:
+        return None
 
     def request(self, tenant: str, request_id: uuid.UUID) -> StoredRequest | None:
         request = self.tables.requests.get(request_id)
@@ -248,7 +279,13 @@ class FakeTransaction:
                 model_name=outcome.model_name,
                 model_version=outcome.model_version,
                 completed_at=outcome.completed_at,
+                input_tokens=outcome.usage.input_tokens if outcome.usage else None,
             )
+            held = self.tables.reserved[request_id]
+            final = (outcome.usage.input_tokens if outcome.usage else held) if outcome.status == "succeeded" else 0
+            self.tables.reserved[request_id] = final
+            if request.tenant is not None:
+                self.tables.tokens_used[request.tenant] += final - held
             finished.append(
                 Finished(
                     request_id,
@@ -284,6 +321,9 @@ class FakeTransaction:
     def caller_for_key(self, key_hash: str) -> Caller | None:
         self._uow.key_lookups += 1
         return self.tables.keys.get(key_hash)
+
+
+FAKE_NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the fake token quota's clock: 30 s before its window resets
 
 
 @dataclass

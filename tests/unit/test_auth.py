@@ -1,4 +1,5 @@
-"""Every /v1 route needs a live API key; a tenant reaches only its own requests (the web layer on fakes)."""
+"""Every /v1 route needs a live API key; a tenant reaches only its own requests and stays within its
+limits (the web layer on fakes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from gateway.app import create_app
 from gateway.auth import Authenticator, hash_key
 from gateway.settings import Settings
+from gateway.tokens import TokenEstimator
 from gateway.unit_of_work import Caller, RateLimit
 from support.fakes import FakeRateLimiter, FakeUnitOfWork
 
@@ -36,7 +38,7 @@ def client(uow: FakeUnitOfWork, limiter: FakeRateLimiter) -> FlaskClient:
     app = create_app(Settings.from_env({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/unused"}))
     built = app.extensions["gateway"]
     app.extensions["gateway"] = dataclasses.replace(
-        built, uow=uow, authenticator=Authenticator(uow, 0), rate_limiter=limiter
+        built, uow=uow, authenticator=Authenticator(uow, 0), rate_limiter=limiter, token_estimator=TokenEstimator(uow)
     )
     return app.test_client()
 
@@ -121,3 +123,43 @@ def test_a_tenant_reads_its_own_request_and_another_tenants_is_404_like_an_unkno
         f"/v1/inference/{request_id}/feedback", json={"label": "positive"}, headers=bearer(GLOBEX_KEY)
     )
     assert feedback.status_code == 404
+
+
+def test_a_submission_over_the_token_quota_is_429_naming_the_limit_and_nothing_is_stored(
+    client: FlaskClient, uow: FakeUnitOfWork
+) -> None:
+    uow.tables.token_limits["acme"] = 10
+    six_words = {"action": "sentiment", "text": "one two three four five six"}  # no tokenizer: words
+    assert client.post("/v1/inference", json=six_words, headers=bearer(ACME_KEY)).status_code == 202
+    refused = client.post("/v1/inference", json=six_words, headers=bearer(ACME_KEY))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "30"
+    error = refused.get_json()["error"]
+    assert error["code"] == "token_quota_exceeded" and "10 tokens per minute" in error["message"]
+    assert {k: error["details"][k] for k in ("window", "limit", "used", "requested")} == {
+        "window": "minute",
+        "limit": 10,
+        "used": 6,
+        "requested": 6,
+    }
+    assert len(uow.tables.requests) == 1 and uow.tables.tokens_used["acme"] == 6
+    usage = client.get("/v1/usage", headers=bearer(ACME_KEY)).get_json()
+    assert usage["windows"] == [
+        {
+            "window": "minute",
+            "starts_at": "2026-01-01T00:00:00+00:00",
+            "resets_at": "2026-01-01T00:00:30+00:00",
+            "used_tokens": 6,
+            "limit_tokens": 10,
+            "remaining_tokens": 4,
+        }
+    ]
+
+
+def test_a_request_larger_than_a_whole_window_is_422_without_retry_after(
+    client: FlaskClient, uow: FakeUnitOfWork
+) -> None:
+    uow.tables.token_limits["acme"] = 3
+    refused = client.post("/v1/inference", json={"action": "sentiment", "text": "a b c d"}, headers=bearer(ACME_KEY))
+    assert refused.status_code == 422 and "Retry-After" not in refused.headers
+    assert refused.get_json()["error"]["code"] == "exceeds_token_quota"
+    assert uow.tables.requests == {} and uow.tables.tokens_used.get("acme", 0) == 0

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime.catalog import CatalogError, discover, find, load_class
+from model_runtime.catalog import CatalogError, discover, find, load_class, read_tokenizer
 
 MODELS = Path(__file__).resolve().parents[2] / "ml-models" / "models"
 
@@ -34,3 +34,25 @@ def test_a_manifest_with_repeated_labels_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(CatalogError, match="distinct"):
         discover(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("declared", "error"),
+    [
+        ("no-colon", "must be '<package>:<path>'"),
+        ("json:no/such/tokenizer.json", "cannot be read"),
+        ("nosuchpkg:x", "cannot be read"),
+    ],
+)
+def test_a_manifest_names_a_tokenizer_that_can_be_read_without_the_model(
+    tmp_path: Path, declared: str, error: str
+) -> None:
+    for spec in discover(MODELS):
+        assert '"model"' in (read_tokenizer(spec) or ""), f"{spec.name} declares a Hugging Face tokenizer.json"
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    (folder / "model.toml").write_text(
+        f'name = "tok"\naction = "tok"\nclass = "model:M"\nmetric = "m"\ntokenizer = "{declared}"\n'
+    )
+    with pytest.raises(CatalogError, match=error):
+        read_tokenizer(discover(tmp_path)[0])

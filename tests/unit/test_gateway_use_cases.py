@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.auth import Authenticator, hash_key
-from gateway.errors import IdempotencyConflict, NotFound, UnknownAction
+from gateway.errors import IdempotencyConflict, NotFound, TokenQuotaExceeded, UnknownAction
 from gateway.feedback import give_feedback
 from gateway.handlers import apply_worker_events, read_request, submit
 from gateway.unit_of_work import Caller
@@ -21,10 +21,13 @@ from inference_core.events import (
     InferenceRequested,
     JobCompleted,
     ModelServing,
+    Usage,
     encode,
     utcnow,
 )
 from support.fakes import FakeFeatureSink, FakeUnitOfWork, raw_message
+
+TOKENS = 3  # what the gateway estimated a submission at
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def apply(uow: FakeUnitOfWork, *events: object) -> dict[str, Exception]:
 
 
 def test_a_submission_is_stored_as_its_tenants_and_its_event_carries_the_tenant(uow: FakeUnitOfWork) -> None:
-    submission = submit(uow, "acme", command())
+    submission = submit(uow, "acme", command(), TOKENS)
     assert (submission.status, submission.replayed) == ("queued", False)
     assert uow.tables.requests[submission.request_id].tenant == "acme"
     [event] = uow.tables.published
@@ -66,30 +69,30 @@ def test_a_submission_is_stored_as_its_tenants_and_its_event_carries_the_tenant(
 
 def test_an_unknown_action_names_the_known_ones_and_stores_nothing(uow: FakeUnitOfWork) -> None:
     with pytest.raises(UnknownAction) as refused:
-        submit(uow, "acme", command(action="translate"))
+        submit(uow, "acme", command(action="translate"), TOKENS)
     assert refused.value.details == {"known_actions": ["sentiment"]}
     assert uow.tables.requests == {} and uow.tables.published == []
 
 
 def test_an_idempotency_key_replays_the_same_body_and_refuses_another(uow: FakeUnitOfWork) -> None:
-    first = submit(uow, "acme", command("fine", key="k-1"))
-    again = submit(uow, "acme", command("fine", key="k-1"))
+    first = submit(uow, "acme", command("fine", key="k-1"), TOKENS)
+    again = submit(uow, "acme", command("fine", key="k-1"), TOKENS)
     assert (again.request_id, again.replayed) == (first.request_id, True)
     with pytest.raises(IdempotencyConflict):
-        submit(uow, "acme", command("other text", key="k-1"))
+        submit(uow, "acme", command("other text", key="k-1"), TOKENS)
     assert len(uow.tables.requests) == 1
 
 
 def test_idempotency_keys_are_each_tenants_own(uow: FakeUnitOfWork) -> None:
     """Another tenant's key is neither replayed (it would show that request) nor a conflict."""
-    mine = submit(uow, "acme", command("fine", key="k-1"))
-    theirs = submit(uow, "globex", command("different", key="k-1"))
+    mine = submit(uow, "acme", command("fine", key="k-1"), TOKENS)
+    theirs = submit(uow, "globex", command("different", key="k-1"), TOKENS)
     assert theirs.request_id != mine.request_id and not theirs.replayed
     assert uow.tables.requests[theirs.request_id].tenant == "globex"
 
 
 def test_another_tenants_request_is_not_found_exactly_as_an_unknown_one(uow: FakeUnitOfWork) -> None:
-    request_id = submit(uow, "acme", command()).request_id
+    request_id = submit(uow, "acme", command(), TOKENS).request_id
     stored, labels = read_request(uow, "acme", request_id)
     assert (stored.id, stored.status, labels) == (request_id, "queued", [])
     with pytest.raises(NotFound) as theirs:
@@ -101,7 +104,7 @@ def test_another_tenants_request_is_not_found_exactly_as_an_unknown_one(uow: Fak
 
 
 def test_feedback_on_another_tenants_request_is_not_found_and_stores_nothing(uow: FakeUnitOfWork) -> None:
-    request_id = submit(uow, "acme", command()).request_id
+    request_id = submit(uow, "acme", command(), TOKENS).request_id
     assert apply(uow, succeeded(request_id)) == {}
     with pytest.raises(NotFound), uow.transaction() as tx:
         give_feedback(tx, "globex", request_id, "negative")
@@ -112,7 +115,7 @@ def test_feedback_on_another_tenants_request_is_not_found_and_stores_nothing(uow
 
 
 def test_an_outcome_finishes_its_request_once_with_one_job_completed_for_its_tenant(uow: FakeUnitOfWork) -> None:
-    request_id = submit(uow, "acme", command()).request_id
+    request_id = submit(uow, "acme", command(), TOKENS).request_id
     assert apply(uow, succeeded(request_id)) == {}
     assert apply(uow, succeeded(request_id, "negative")) == {}  # redelivered with another answer: ignored
     stored, _ = read_request(uow, "acme", request_id)
@@ -122,7 +125,7 @@ def test_an_outcome_finishes_its_request_once_with_one_job_completed_for_its_ten
 
 
 def test_a_batch_with_an_outcome_that_cannot_be_stored_fails_only_its_message(uow: FakeUnitOfWork) -> None:
-    good, bad = (submit(uow, "acme", command(f"t{i}")).request_id for i in range(2))
+    good, bad = (submit(uow, "acme", command(f"t{i}"), TOKENS).request_id for i in range(2))
     uow.unstorable = {bad}
     good_message, bad_message = raw_message(encode(succeeded(good)).body), raw_message(encode(succeeded(bad)).body)
     failures = apply_worker_events(uow, FakeFeatureSink(), [good_message, bad_message])
@@ -132,7 +135,7 @@ def test_a_batch_with_an_outcome_that_cannot_be_stored_fails_only_its_message(uo
 
 
 def test_a_batch_response_is_applied_outcome_by_outcome(uow: FakeUnitOfWork) -> None:
-    ids = [submit(uow, "acme", command(f"t{i}")).request_id for i in range(3)]
+    ids = [submit(uow, "acme", command(f"t{i}"), TOKENS).request_id for i in range(3)]
     batch = InferenceBatchCompleted(action="sentiment", outcomes=[succeeded(i) for i in ids])
     assert apply(uow, batch) == {}
     assert {read_request(uow, "acme", i)[0].status for i in ids} == {"succeeded"}
@@ -140,7 +143,7 @@ def test_a_batch_response_is_applied_outcome_by_outcome(uow: FakeUnitOfWork) -> 
 
 def test_started_after_its_outcome_in_one_batch_does_not_move_the_request_back(uow: FakeUnitOfWork) -> None:
     """Outcomes are applied before started events, whatever order they arrive in."""
-    request_id = submit(uow, "acme", command()).request_id
+    request_id = submit(uow, "acme", command(), TOKENS).request_id
     started = InferenceBatchStarted(
         request_ids=[request_id], action="sentiment", model_name="sentiment", model_version="1", started_at=utcnow()
     )
@@ -181,7 +184,7 @@ def test_without_a_cache_a_revoked_key_is_refused_at_once(uow: FakeUnitOfWork) -
 
 def test_an_expired_outcome_finishes_its_request_with_its_reason(uow: FakeUnitOfWork) -> None:
     body = {"action": "sentiment", "text": "x", "deadline_seconds": 5}
-    request_id = submit(uow, "acme", parse_submission(body, None)).request_id
+    request_id = submit(uow, "acme", parse_submission(body, None), TOKENS).request_id
     assert uow.tables.published[0].deadline_seconds == 5  # type: ignore[union-attr]
     expired = succeeded(request_id).model_copy(
         update={"status": "expired", "result": None, "error": ErrorInfo(code="deadline_exceeded", message="late")}
@@ -194,3 +197,30 @@ def test_an_expired_outcome_finishes_its_request_with_its_reason(uow: FakeUnitOf
         {"code": "deadline_exceeded", "message": "late"},
     )
     assert [e.status for e in uow.tables.published if isinstance(e, JobCompleted)] == ["expired"]
+
+
+def test_a_replayed_submission_reserves_no_tokens_and_is_answered_even_over_the_quota(uow: FakeUnitOfWork) -> None:
+    uow.tables.token_limits["acme"] = TOKENS
+    first = submit(uow, "acme", command("fine", key="k-1"), TOKENS)
+    again = submit(uow, "acme", command("fine", key="k-1"), TOKENS)
+    assert again.request_id == first.request_id and again.replayed
+    assert uow.tables.tokens_used["acme"] == TOKENS
+    with pytest.raises(TokenQuotaExceeded):
+        submit(uow, "acme", command("other"), TOKENS)
+
+
+def test_a_success_holds_what_its_model_read_and_a_failure_or_expiry_releases_its_tokens(
+    uow: FakeUnitOfWork,
+) -> None:
+    ids = [submit(uow, "acme", command(f"text {i}"), 10).request_id for i in range(4)]
+    assert uow.tables.tokens_used["acme"] == 40
+    read_seven = succeeded(ids[0]).model_copy(update={"usage": Usage(input_tokens=7)})
+    no_usage = succeeded(ids[1])  # a worker that does not count: the estimate stands
+    failed = succeeded(ids[2]).model_copy(update={"status": "failed", "result": None})
+    expired = succeeded(ids[3]).model_copy(update={"status": "expired", "result": None})
+    assert apply(uow, read_seven, no_usage, failed, expired) == {}
+    assert uow.tables.tokens_used["acme"] == 7 + 10
+    stored, _ = read_request(uow, "acme", ids[0])
+    assert stored.input_tokens == 7
+    assert apply(uow, read_seven) == {}  # a duplicate outcome moves nothing
+    assert uow.tables.tokens_used["acme"] == 17

@@ -49,6 +49,7 @@ def test_a_batch_is_predicted_once_stored_once_and_answered_per_request() -> Non
     assert publisher.calls == 2, "one publish for the batch's start, one for its answers"
     assert len(publisher.sent) == 2, "the batch's answers travel in one message"
     assert [a.result for a in answers] == [{"length": 1}, {"length": 3}]
+    assert [a.usage.input_tokens if a.usage else None for a in answers] == [1, 3], "each answer's own usage"
     assert [a.features_row for a in answers] == [0, 1]
     assert {a.model_version for a in answers} == {"7"} and {a.status for a in answers} == {"succeeded"}
     assert sink.objects == {} and {a.result_ref for a in answers} == {None}, "small results travel inline"

@@ -54,6 +54,25 @@ tenants = Table(
         "(requests_per_second IS NULL AND burst IS NULL) OR (requests_per_second > 0 AND burst >= 1)",
         name="tenants_rate_limit_valid",
     ),
+    # Token budgets for the whole tenant, per UTC minute and per UTC day; null: no limit.
+    Column("tokens_per_minute", BigInteger),
+    Column("tokens_per_day", BigInteger),
+    CheckConstraint(
+        "coalesce(tokens_per_minute, 1) >= 1 AND coalesce(tokens_per_day, 1) >= 1", name="tenants_token_quota_valid"
+    ),
+)
+
+# A tenant's tokens in its current windows (gateway.store: reserved at submit, adjusted to what the
+# model read when the request finishes, released when it fails or expires). A window whose start is
+# not the current minute (day) counts as empty.
+token_usage = Table(
+    "token_usage",
+    metadata,
+    Column("tenant", Text, ForeignKey("tenants.name"), primary_key=True),
+    Column("minute_start", DateTime(timezone=True), nullable=False),
+    Column("minute_tokens", BigInteger, nullable=False),
+    Column("day_start", DateTime(timezone=True), nullable=False),
+    Column("day_tokens", BigInteger, nullable=False),
 )
 
 api_keys = Table(
@@ -86,6 +105,8 @@ inference_requests = Table(
     Column("error", JSONB),
     Column("features_uri", Text),
     Column("features_row", Integer),
+    Column("reserved_tokens", Integer),  # what the request counts against its tenant's windows now
+    Column("input_tokens", Integer),  # what its model read (the worker's usage): the billed figure
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
@@ -96,6 +117,7 @@ inference_requests = Table(
     UniqueConstraint("tenant", "idempotency_key", name="inference_requests_tenant_idempotency_key"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
     Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows
+    Index("ix_inference_requests_tenant_created_at", "tenant", "created_at"),  # usage for billing
 )
 
 outbox = Table(
@@ -119,6 +141,7 @@ model_actions = Table(
     Column("model_name", Text, nullable=False),
     Column("model_version", Text),
     Column("labels", JSONB),  # the label set its model.toml declares; null when its results are not labels
+    Column("tokenizer", Text),  # its model's tokenizer.json, which the gateway estimates tokens with
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_seen_at", DateTime(timezone=True)),
 )

