@@ -8,6 +8,7 @@ resource names, so it never touches a ``make up`` running beside it.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -18,6 +19,7 @@ import devstack
 from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import STACK_ENV_FILE, AwsSettings, Env
+from support.callbacks import Receiver
 from support.proxy import SwitchableProxy
 from support.stack import LabelStudioServer, Platform, Stack, drop_database
 
@@ -105,3 +107,14 @@ def fresh_database(stack: Stack) -> Iterator[str]:
         yield rendered
     finally:
         drop_database(rendered)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A callback receiver on loopback, serving on a thread."""
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -115,6 +115,8 @@ class StackConfig:
             "LABEL_STUDIO_URL": self.label_studio_url,
             "LABEL_STUDIO_API_KEY": self.label_studio_api_key,
             "REDIS_URL": self.redis_url,
+            # A developer's callback receiver runs on this machine; deployed, callbacks go to public addresses only.
+            "CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
             "MODEL_ARTIFACT_CACHE_DIR": str(self.run_dir / "model-cache"),
             "DO_NOT_TRACK": "true",
             "HF_HUB_OFFLINE": "1",
@@ -547,13 +549,13 @@ def ensure_dev_key(config: StackConfig) -> None:
     """The dev tenant with its key in place and saved to `config.api_key_file` (readable by its owner only).
 
     The dev tenant has no rate limit, so local load tests and benchmarks measure the platform, not
-    the limiter. The key is DEV_API_KEY when set; otherwise the one saved by an earlier run, or a
-    new one when there is none (or the saved one was revoked).
+    the limiter, and may send high-priority requests. The key is DEV_API_KEY when set; otherwise the
+    one saved by an earlier run, or a new one when there is none (or the saved one was revoked).
     """
     from gateway.auth import generate_key
 
     admin = str(VENV_BIN / "gateway-admin")
-    run_step(config, [admin, "tenants", "create", DEV_TENANT, "--no-rate-limit", "--if-missing"])
+    run_step(config, [admin, "tenants", "create", DEV_TENANT, "--no-rate-limit", "--high-priority", "--if-missing"])
     saved = config.api_key_file.read_text().strip() if config.api_key_file.exists() else None
     candidates = [config.dev_api_key] if config.dev_api_key else [k for k in (saved, generate_key()) if k]
     for key in candidates:

@@ -1,12 +1,15 @@
 """``gateway-admin``: the operator's tenants and API keys.
 
     gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit]
-                                      [--tokens-per-minute N] [--tokens-per-day N] [--if-missing]
+                                      [--tokens-per-minute N] [--tokens-per-day N] [--high-priority] [--if-missing]
     gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list
     gateway-admin tenants quota NAME [--tokens-per-minute N] [--tokens-per-day N]   (omitted: no limit)
+    gateway-admin tenants priority NAME (high | normal)   (may it send high-priority requests)
+    gateway-admin tenants callback-secret NAME   (a new secret that signs its callbacks, printed once)
     gateway-admin keys create TENANT | keys list [--tenant T] | keys revoke KEY_ID
     gateway-admin keys import TENANT   (the key on stdin: one kept in a secret store, or make up's dev key)
     gateway-admin dlq list MODEL | dlq show MODEL REQUEST_ID | dlq redrive MODEL [--request ID ...]
+                  (each with --high for the model's high-priority lane)
 
 A created key is printed once, alone on stdout (so a script can capture it); only its hash is kept.
 Reads DATABASE_URL, and the AWS settings for ``dlq`` (beside `make up`, from the stack's settings
@@ -27,6 +30,7 @@ from sqlalchemy import Connection, Engine
 
 from gateway import dead_letters, store
 from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
+from gateway.callbacks import generate_secret
 from gateway.store import NO_TOKEN_QUOTA, SqlFailedRequests, TokenQuota
 from gateway.unit_of_work import RateLimit
 from inference_core.aws.clients import aws_client
@@ -49,14 +53,28 @@ def create_tenant(
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
     if_missing: bool = False,
     token_quota: TokenQuota = NO_TOKEN_QUOTA,
+    high_priority: bool = False,
 ) -> str:
     if not TENANT_NAME.fullmatch(name):
         raise AdminError(f"tenant names are 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit: {name!r}")
-    if not store.create_tenant(conn, name, rate_limit, token_quota):
+    if not store.create_tenant(conn, name, rate_limit, token_quota, high_priority):
         if if_missing:
             return f"tenant {name} exists"
         raise AdminError(f"tenant {name} already exists")
-    return f"created tenant {name} ({_describe(rate_limit)}; {_describe_quota(token_quota)})"
+    lanes = _describe_priority(high_priority)
+    return f"created tenant {name} ({_describe(rate_limit)}; {_describe_quota(token_quota)}; {lanes})"
+
+
+def set_priority(conn: Connection, name: str, highest: str) -> str:
+    if not store.set_high_priority(conn, name, highest == "high"):
+        raise AdminError(f"no tenant {name}")
+    return (
+        f"tenant {name}: {_describe_priority(highest == 'high')} (gateways apply it within GATEWAY_KEY_CACHE_SECONDS)"
+    )
+
+
+def _describe_priority(high_priority: bool) -> str:
+    return "high and normal priority" if high_priority else "normal priority only"
 
 
 def set_token_quota(conn: Connection, name: str, token_quota: TokenQuota) -> str:
@@ -137,14 +155,29 @@ def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
     match (args.group, args.command):
         case ("tenants", "create"):
             rate_limit = _rate_limit(args, DEFAULT_RATE_LIMIT)
-            return [create_tenant(conn, args.name, rate_limit, args.if_missing, _token_quota(args))]
+            quota = _token_quota(args)
+            return [create_tenant(conn, args.name, rate_limit, args.if_missing, quota, args.high_priority)]
         case ("tenants", "set"):
             return [set_rate_limit(conn, args.name, _rate_limit(args, None))]
         case ("tenants", "quota"):
             return [set_token_quota(conn, args.name, _token_quota(args))]
+        case ("tenants", "priority"):
+            return [set_priority(conn, args.name, args.highest)]
+        case ("tenants", "callback-secret"):
+            secret = generate_secret()
+            if not store.set_callback_secret(conn, args.name, secret):
+                raise AdminError(f"no tenant {args.name}")
+            print(
+                f"callback secret of tenant {args.name} (it signs callbacks from now on; gateways accept "
+                "callback_url from the tenant within GATEWAY_KEY_CACHE_SECONDS); it is shown only now:",
+                file=sys.stderr,
+            )
+            return [secret]
         case ("tenants", "list"):
-            return [f"{'TENANT':<24} {'KEYS':>4}  {'CREATED':<17}  {'RATE LIMIT':<40}  TOKEN QUOTA"] + [
-                f"{t.name:<24} {t.live_keys:>4}  {t.created_at:%Y-%m-%d %H:%M}Z  {_describe(t.rate_limit):<40}  "
+            header = f"{'TENANT':<24} {'KEYS':>4}  {'CREATED':<17}  {'PRIORITY':<8}  {'RATE LIMIT':<40}  TOKEN QUOTA"
+            return [header] + [
+                f"{t.name:<24} {t.live_keys:>4}  {t.created_at:%Y-%m-%d %H:%M}Z  "
+                f"{'high' if t.high_priority else 'normal':<8}  {_describe(t.rate_limit):<40}  "
                 f"{_describe_quota(t.token_quota)}"
                 for t in store.list_tenants(conn)
             ]
@@ -169,7 +202,7 @@ def _run(conn: Connection, args: argparse.Namespace) -> list[str]:
 def _dead_letters(engine: Engine, args: argparse.Namespace) -> list[str]:
     aws = job_settings(lambda: AwsSettings.from_env(Env()), "gateway-admin")
     sqs = aws_client("sqs", aws)
-    queue_name = aws.names.model_queue(args.model)
+    queue_name = aws.names.priority_queue(args.model) if args.high else aws.names.model_queue(args.model)
     try:
         source = SqsQueue.named(sqs, queue_name)
         dead = SqsQueue.named(sqs, aws.names.dead_letter_queue(queue_name))
@@ -241,11 +274,17 @@ def _parser() -> argparse.ArgumentParser:
     create = tenants.add_parser("create", help=f"create a tenant (rate limit by default {default})")
     _limit_arguments(create)
     _quota_arguments(create)
+    create.add_argument("--high-priority", action="store_true", help="may send high-priority requests")
     create.add_argument("--if-missing", action="store_true", help="no error if it exists (nothing changes then)")
     _limit_arguments(tenants.add_parser("set", help="change a tenant's rate limit"))
     quota = tenants.add_parser("quota", help="set a tenant's token quota (a window left out has no limit)")
     quota.add_argument("name")
     _quota_arguments(quota)
+    priority = tenants.add_parser("priority", help="the highest priority a tenant's requests may have")
+    priority.add_argument("name")
+    priority.add_argument("highest", choices=["high", "normal"])
+    secret = tenants.add_parser("callback-secret", help="make a new secret that signs the tenant's callbacks")
+    secret.add_argument("name")
     tenants.add_parser("list", help="list tenants, their limits and how many live keys each holds")
     keys = groups.add_parser("keys").add_subparsers(dest="command", required=True)
     keys.add_parser("create", help=f"create a key ({KEY_PREFIX}...) and print it once").add_argument("tenant")
@@ -263,6 +302,8 @@ def _parser() -> argparse.ArgumentParser:
     redrive = dlq.add_parser("redrive", help="move messages back to the model's queue (their requests queued again)")
     redrive.add_argument("model")
     redrive.add_argument("--request", action="append", type=_uuid, help="only this request's (repeatable)")
+    for command in (listing, show, redrive):
+        command.add_argument("--high", action="store_true", help="the model's high-priority lane's DLQ")
     return parser
 
 

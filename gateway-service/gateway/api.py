@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -13,15 +15,16 @@ from uuid import UUID
 import botocore.exceptions
 import sqlalchemy.exc
 import yaml
-from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, jsonify, request, stream_with_context, url_for
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gateway import feedback, handlers
-from gateway.auth import current_tenant, require_tenant
+from gateway import callbacks, feedback, handlers
+from gateway.auth import current_caller, current_tenant, require_tenant
 from gateway.dependencies import deps
 from gateway.errors import (
     ApiError,
+    CallbackNotAllowed,
     DependencyUnavailable,
     InvalidRequest,
     NotFound,
@@ -30,12 +33,16 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.rate_limit import enforce_rate_limit
+from gateway.records import iso, request_record
 from gateway.unit_of_work import HumanLabel, StoredRequest
 from gateway.validation import parse_feedback, parse_json, parse_submission
 from inference_core.aws.sns import find_topic_arn
 from inference_core.db.schema import FINISHED, LabelSource
 
 log = logging.getLogger(__name__)
+
+SSE_RETRY_MILLISECONDS = 1000  # how soon an EventSource reconnects after a stream ends unfinished
+SSE_KEEPALIVE_SECONDS = 15
 
 bp = Blueprint("api", __name__)  # the tenants' routes: each needs an API key, and counts against its rate limit
 bp.before_request(require_tenant)
@@ -49,8 +56,13 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
         raise UnsupportedMediaType("Content-Type must be application/json")
     body = parse_json(request.get_data(cache=False))
     command = parse_submission(body, request.headers.get("Idempotency-Key"))
+    if command.callback_url is not None:
+        try:
+            callbacks.refuse_literal(command.callback_url, deps().settings.callbacks.allow_private_networks)
+        except callbacks.CallbackRefused as exc:
+            raise CallbackNotAllowed(f"callback_url: {exc}", {"field": "callback_url"}) from None
     tokens = deps().token_estimator.estimate(command.action, command.text)
-    submission = handlers.submit(deps().uow, current_tenant(), command, tokens)
+    submission = handlers.submit(deps().uow, current_caller(), command, tokens)
     headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -66,8 +78,48 @@ def get_inference(request_id: str) -> Response:
         stored, labels = handlers.read_request(deps().uow, current_tenant(), parsed_id)
         remaining = deadline - time.monotonic()
         if stored.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
-            return jsonify({**_request_json(stored), "labels": [_label_json(label) for label in labels]})
+            return jsonify(request_record(stored, labels))
         deps().waiter.wait(parsed_id, remaining)
+
+
+@bp.get("/v1/inference/<request_id>/events")
+def stream_inference_events(request_id: str) -> Response:
+    """The request's status as server-sent events: its record now, then again at each change of status,
+    until it finishes (or the stream has lasted GATEWAY_MAX_STREAM_SECONDS; EventSource reconnects).
+
+    Each event's id is the status it reports: a client reconnecting with ``Last-Event-ID`` is sent the
+    record only once its status differs from the one it has, and one that already has the final
+    status gets 204, which tells an EventSource to stop reconnecting.
+    """
+    parsed_id = parse_id(request_id, "inference request")
+    first = handlers.read_request(deps().uow, current_tenant(), parsed_id)  # a 404 before any stream starts
+    known = request.headers.get("Last-Event-ID")
+    if known == first[0].status and known in FINISHED:
+        return Response(status=204)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
+    events = _status_events(parsed_id, first, known)
+    return Response(stream_with_context(events), mimetype="text/event-stream", headers=headers)
+
+
+def _status_events(
+    request_id: UUID, first: tuple[StoredRequest, list[HumanLabel]], sent_status: str | None
+) -> Iterator[str]:
+    yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
+    deadline = time.monotonic() + deps().settings.max_stream_seconds
+    last_sent = time.monotonic()
+    stored, labels = first
+    while True:
+        if stored.status != sent_status:
+            record = json.dumps(request_record(stored, labels), separators=(",", ":"))
+            yield f"event: status\nid: {stored.status}\ndata: {record}\n\n"
+            sent_status, last_sent = stored.status, time.monotonic()
+        if stored.status in FINISHED or time.monotonic() >= deadline or deps().waiter.stopping:
+            return
+        if time.monotonic() - last_sent >= SSE_KEEPALIVE_SECONDS:
+            yield ": keep-alive\n\n"  # a comment: keeps proxies from closing an idle stream
+            last_sent = time.monotonic()
+        deps().waiter.wait(request_id, deadline - time.monotonic())  # woken by its finish, else a 1 s slice
+        stored, labels = handlers.read_request(deps().uow, current_tenant(), request_id)
 
 
 @bp.post("/v1/inference/<request_id>/feedback")
@@ -80,7 +132,7 @@ def give_feedback(request_id: str) -> tuple[Response, int]:
     with deps().uow.transaction() as tx:
         stored = feedback.give_feedback(tx, current_tenant(), parsed_id, label)
     body = {"request_id": str(parsed_id), "source": LabelSource.CLIENT.value, "label": stored.label}
-    body |= {"created_at": _iso(stored.created_at), "updated_at": _iso(stored.updated_at)}
+    body |= {"created_at": iso(stored.created_at), "updated_at": iso(stored.updated_at)}
     return jsonify(body), 201 if stored.created else 200
 
 
@@ -91,12 +143,12 @@ def get_usage() -> Response:
     usage = handlers.usage(deps().uow, current_tenant())
     return jsonify(
         tenant=current_tenant(),
-        now=_iso(usage.now),
+        now=iso(usage.now),
         windows=[
             {
                 "window": w.name,
-                "starts_at": _iso(w.starts_at),
-                "resets_at": _iso(w.ends_at),
+                "starts_at": iso(w.starts_at),
+                "resets_at": iso(w.ends_at),
                 "used_tokens": w.used,
                 "limit_tokens": w.limit,
                 "remaining_tokens": w.remaining,
@@ -119,7 +171,7 @@ def list_actions() -> Response:
                 "model": a.model_name,
                 "version": a.model_version,
                 "serving": a.last_seen_at is not None and now - a.last_seen_at <= ttl,
-                "last_seen_at": _iso(a.last_seen_at),
+                "last_seen_at": iso(a.last_seen_at),
             }
             for a in actions
         ]
@@ -177,39 +229,6 @@ def _parse_wait(raw: str | None, maximum: int) -> float:
     if not 0 <= value <= maximum:
         raise InvalidRequest(f"wait must be a number of seconds from 0 to {maximum}", {"field": "wait"})
     return value
-
-
-def _request_json(row: StoredRequest) -> dict[str, Any]:
-    return {
-        "request_id": str(row.id),
-        "action": row.action,
-        "status": row.status,
-        "result": row.result,
-        "error": row.error,
-        "model": {"name": row.model_name, "version": row.model_version} if row.model_name else None,
-        "features_uri": row.features_uri,
-        "features_row": row.features_row,
-        "metadata": row.metadata,
-        "deadline_seconds": row.deadline_seconds,
-        "usage": {"input_tokens": row.input_tokens} if row.input_tokens is not None else None,
-        "created_at": _iso(row.created_at),
-        "started_at": _iso(row.started_at),
-        "completed_at": _iso(row.completed_at),
-    }
-
-
-def _label_json(row: HumanLabel) -> dict[str, Any]:
-    return {
-        "source": row.source,
-        "label": row.label,
-        "annotator": row.annotator,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """The gateway's event process: publishes the outbox and applies the workers' events.
 
-``gateway-dispatcher`` runs two loops in one process: the outbox relay (a thread) and
-the consumer of the gateway queue (the main thread, so SIGTERM reaches it).
+``gateway-dispatcher`` runs three loops in one process: the outbox relay and the callback deliverer
+(threads) and the consumer of the gateway queue (the main thread, so SIGTERM reaches it).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import threading
 from dataclasses import dataclass
 from functools import partial
 
+from gateway.callbacks import CallbackDeliverer, UrllibPoster
 from gateway.handlers import apply_worker_events
 from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
-from gateway.store import SqlUnitOfWork
+from gateway.store import SqlCallbacks, SqlUnitOfWork
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
@@ -32,16 +33,22 @@ APPLY_BATCH_WAIT_SECONDS = 0.005  # at most, after its first event, while the qu
 class Dispatcher:
     relay: OutboxRelay
     consumer: QueueConsumer
+    callbacks: CallbackDeliverer
 
     def run(self) -> None:
         stop = threading.Event()
-        relay_thread = threading.Thread(target=self.relay.run, args=(stop,), name="outbox-relay", daemon=True)
-        relay_thread.start()
+        loops = [
+            threading.Thread(target=self.relay.run, args=(stop,), name="outbox-relay", daemon=True),
+            threading.Thread(target=self.callbacks.run, args=(stop,), name="callbacks", daemon=True),
+        ]
+        for loop in loops:
+            loop.start()
         try:
             self.consumer.run()
         finally:
             stop.set()
-            relay_thread.join(timeout=10)
+            for loop in loops:
+                loop.join(timeout=10)
 
 
 def build_dispatcher(settings: Settings) -> Dispatcher:
@@ -64,7 +71,8 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
             batch_wait_seconds=APPLY_BATCH_WAIT_SECONDS,
         ),
     )
-    return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer)
+    callbacks = CallbackDeliverer(SqlCallbacks(engine), UrllibPoster(), settings.callbacks)
+    return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer, callbacks)
 
 
 def main() -> None:

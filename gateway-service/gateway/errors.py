@@ -78,6 +78,14 @@ class ExceedsTokenQuota(ApiError):
     status, code = 422, "exceeds_token_quota"
 
 
+class CallbackNotAllowed(ApiError):
+    status, code = 422, "callback_url_not_allowed"
+
+
+class PriorityNotAllowed(ApiError):
+    status, code = 403, "priority_not_allowed"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

@@ -12,8 +12,16 @@ from uuid import UUID
 
 from pydantic_core import from_json
 
-from gateway.errors import ExceedsTokenQuota, IdempotencyConflict, NotFound, TokenQuotaExceeded, UnknownAction
-from gateway.unit_of_work import HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
+from gateway.errors import (
+    CallbackNotAllowed,
+    ExceedsTokenQuota,
+    IdempotencyConflict,
+    NotFound,
+    PriorityNotAllowed,
+    TokenQuotaExceeded,
+    UnknownAction,
+)
+from gateway.unit_of_work import Caller, HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
@@ -42,14 +50,24 @@ class Submission:
     replayed: bool
 
 
-def submit(uow: UnitOfWork, tenant: str, command: SubmitInference, tokens: int) -> Submission:
+def submit(uow: UnitOfWork, caller: Caller, command: SubmitInference, tokens: int) -> Submission:
     """Store the tenant's request and its event, holding its estimated `tokens` against the tenant's
     token quota; the outbox relay publishes it.
 
     An idempotency key is the tenant's own: used again with the same body, the original request is
     the answer (whatever the quota says now); with another body, a conflict. A request that does not
-    fit the quota's windows is refused, and nothing of it is kept.
+    fit the quota's windows is refused, and nothing of it is kept; so is a high-priority one from a
+    tenant limited to normal, and one asking for a callback from a tenant without a callback secret.
     """
+    tenant = caller.tenant
+    if command.priority == "high" and not caller.high_priority:
+        raise PriorityNotAllowed(f"tenant {tenant} may only send normal-priority requests", {"field": "priority"})
+    if command.callback_url is not None and not caller.can_callback:
+        raise CallbackNotAllowed(
+            f"tenant {tenant} has no callback secret to sign callbacks with; an operator makes one with "
+            f"gateway-admin tenants callback-secret {tenant}",
+            {"field": "callback_url"},
+        )
     event = InferenceRequested(
         request_id=uuid.uuid4(),
         action=command.action,
@@ -58,9 +76,10 @@ def submit(uow: UnitOfWork, tenant: str, command: SubmitInference, tokens: int) 
         submitted_at=utcnow(),
         tenant=tenant,
         deadline_seconds=command.deadline_seconds,
+        priority=command.priority,
     )
     with uow.transaction() as tx:
-        if tx.add_request(event, command.idempotency_key, command.fingerprint, tokens):
+        if tx.add_request(event, command.idempotency_key, command.fingerprint, tokens, command.callback_url):
             _refuse_over_quota(tx.reserve_tokens(tenant, tokens), tokens)
             return Submission(event.request_id, "queued", replayed=False)
         known = [a.action for a in tx.actions()]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.callbacks import CallbackSettings
 from inference_core.aws.limits import MAX_SNS_MESSAGE_BYTES
 from inference_core.settings import AwsSettings, Env, database_url
 
@@ -22,6 +23,9 @@ class Settings:
     aws: AwsSettings
     max_body_bytes: int = 64 * 1024
     max_wait_seconds: int = 30
+    # How long one GET .../events stream lasts before the server ends it (the client's EventSource
+    # reconnects and is sent the current status): a stream holds one of the process's threads.
+    max_stream_seconds: int = 300
     # A worker that has not announced itself for this long is shown as not serving.
     serving_ttl_seconds: int = 90
     consumer_wait_seconds: int = 20
@@ -30,6 +34,9 @@ class Settings:
     # refused, and a changed limit applies, within this time.
     key_cache_seconds: int = 5
     redis_url: str = "redis://127.0.0.1:6379/0"  # the rate limits' buckets
+    # Callbacks (gateway.callbacks): may they go to loopback, private and link-local addresses (no:
+    # SSRF), and how long after its request finished one is retried before it is given up.
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -39,9 +46,16 @@ class Settings:
             aws=AwsSettings.from_env(env),
             max_body_bytes=env.integer("GATEWAY_MAX_BODY_BYTES", 64 * 1024, minimum=1024, maximum=_MAX_BODY_CEILING),
             max_wait_seconds=env.integer("GATEWAY_MAX_WAIT_SECONDS", 30, minimum=0, maximum=30),
+            max_stream_seconds=env.integer("GATEWAY_MAX_STREAM_SECONDS", 300, minimum=1, maximum=3600),
             serving_ttl_seconds=env.integer("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
             consumer_wait_seconds=env.integer("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             consumer_backoff_base_seconds=env.integer("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),
             key_cache_seconds=env.integer("GATEWAY_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300),
             redis_url=env.text("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            callbacks=CallbackSettings(
+                allow_private_networks=env.flag("CALLBACK_ALLOW_PRIVATE_NETWORKS", False),
+                max_seconds=env.integer(
+                    "CALLBACK_MAX_SECONDS", CallbackSettings.max_seconds, minimum=1, maximum=86_400
+                ),
+            ),
         )

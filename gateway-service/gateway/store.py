@@ -13,7 +13,9 @@ from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, Row, func, literal, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
+from gateway.callbacks import Attempt, DueCallback
 from gateway.feedback import RequestFacts, StoredLabel
+from gateway.records import request_record
 from gateway.unit_of_work import (
     ActionRow,
     Caller,
@@ -30,6 +32,8 @@ from inference_core.db.schema import (
     LabelSource,
     RequestStatus,
     api_keys,
+    callback_attempts,
+    callback_deliveries,
     inference_requests,
     labels,
     model_actions,
@@ -53,10 +57,10 @@ _INSERT_REQUEST = text(
     """
     WITH inserted AS (
         INSERT INTO inference_requests
-            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds, status,
-             reserved_tokens)
+            (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds,
+             priority, callback_url, status, reserved_tokens)
         SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint,
-            :deadline_seconds, :status, :tokens
+            :deadline_seconds, :priority, :callback_url, :status, :tokens
         WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
         ON CONFLICT (tenant, idempotency_key) DO NOTHING
         RETURNING id
@@ -118,6 +122,18 @@ _ADJUST_TOKENS = text(
     """
 )
 
+# A finished request's callback, due at once (gateway.callbacks delivers it). A request finished
+# again after a redrive is called back again.
+_QUEUE_CALLBACKS = text(
+    """
+    INSERT INTO callback_deliveries (request_id, url, next_attempt_at)
+    SELECT id, callback_url, now() FROM inference_requests WHERE id = ANY(:finished) AND callback_url IS NOT NULL
+    ON CONFLICT (request_id) DO UPDATE SET
+        url = excluded.url, created_at = now(), attempts = 0, next_attempt_at = now(), delivered_at = NULL,
+        gave_up_at = NULL
+    """
+)
+
 _UNFINISHED = (RequestStatus.QUEUED.value, RequestStatus.RUNNING.value)
 
 # One statement for a whole batch of outcomes: the rows arrive as one JSON array.
@@ -145,7 +161,8 @@ _RECORD_OUTCOMES = text(
 )
 
 
-_REQUEST_COLUMNS = [inference_requests.c[f.name] for f in fields(StoredRequest)]
+_FIELDS = fields(StoredRequest)
+_REQUEST_COLUMNS = [inference_requests.c[f.name] for f in _FIELDS]
 
 
 class SqlTransaction:
@@ -155,7 +172,12 @@ class SqlTransaction:
         self._conn = conn
 
     def add_request(
-        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+        self,
+        event: InferenceRequested,
+        idempotency_key: str | None,
+        fingerprint: str,
+        tokens: int,
+        callback_url: str | None = None,
     ) -> bool:
         """The request and its event in one statement (one round trip, atomic as any statement is)."""
         params = {
@@ -167,6 +189,8 @@ class SqlTransaction:
             "idempotency_key": idempotency_key,
             "fingerprint": fingerprint,
             "deadline_seconds": event.deadline_seconds,
+            "priority": event.priority,
+            "callback_url": callback_url,
             "status": RequestStatus.QUEUED.value,
             "tokens": tokens,
         }
@@ -284,6 +308,8 @@ class SqlTransaction:
             {row.id: (row.reserved_tokens or 0) - reserved[row.id][1] for row in finished},
             {reserved[row.id][0] for row in finished},
         )
+        if finished:
+            self._conn.execute(_QUEUE_CALLBACKS, {"finished": [row.id for row in finished]})
         return [
             Finished(row.id, row.tenant, row.action, row.status, row.model_name, row.model_version, row.completed_at)
             for row in finished
@@ -351,13 +377,22 @@ class SqlTransaction:
     def caller_for_key(self, key_hash: str) -> Caller | None:
         k, t = api_keys.c, tenants.c
         row = self._conn.execute(
-            select(k.tenant, k.id, t.requests_per_second, t.burst)
+            select(
+                k.tenant,
+                k.id,
+                t.requests_per_second,
+                t.burst,
+                t.high_priority,
+                t.callback_secret.is_not(None).label("can_callback"),
+            )
             .select_from(api_keys.join(tenants, t.name == k.tenant))
             .where(k.key_hash == key_hash, k.revoked_at.is_(None))
         ).first()
         if row is None:
             return None
-        return Caller(row.tenant, row.id, _rate_limit(row.requests_per_second, row.burst))
+        return Caller(
+            row.tenant, row.id, _rate_limit(row.requests_per_second, row.burst), row.high_priority, row.can_callback
+        )
 
 
 def _usage(row: Row[Any]) -> TokenUsage:
@@ -419,18 +454,23 @@ class TenantRow:
     rate_limit: RateLimit | None
     live_keys: int
     token_quota: TokenQuota = NO_TOKEN_QUOTA
+    high_priority: bool = False
 
 
 _KEY_COLUMNS = [api_keys.c[f.name] for f in fields(KeyRow)]
 
 
 def create_tenant(
-    conn: Connection, name: str, rate_limit: RateLimit | None, token_quota: TokenQuota = NO_TOKEN_QUOTA
+    conn: Connection,
+    name: str,
+    rate_limit: RateLimit | None,
+    token_quota: TokenQuota = NO_TOKEN_QUOTA,
+    high_priority: bool = False,
 ) -> bool:
     """False if the tenant already exists."""
     inserted = conn.execute(
         insert(tenants)
-        .values(name=name, **_limit_columns(rate_limit), **_quota_columns(token_quota))
+        .values(name=name, high_priority=high_priority, **_limit_columns(rate_limit), **_quota_columns(token_quota))
         .on_conflict_do_nothing()
         .returning(tenants.c.name)
     )
@@ -446,6 +486,18 @@ def set_rate_limit(conn: Connection, name: str, rate_limit: RateLimit | None) ->
 def set_token_quota(conn: Connection, name: str, token_quota: TokenQuota) -> bool:
     """False if there is no such tenant. Takes effect at the tenant's next submission."""
     changed = conn.execute(update(tenants).where(tenants.c.name == name).values(**_quota_columns(token_quota)))
+    return bool(changed.rowcount)
+
+
+def set_callback_secret(conn: Connection, name: str, secret: str) -> bool:
+    """False if there is no such tenant. Callbacks sent from here on are signed with the new secret."""
+    changed = conn.execute(update(tenants).where(tenants.c.name == name).values(callback_secret=secret))
+    return bool(changed.rowcount)
+
+
+def set_high_priority(conn: Connection, name: str, allowed: bool) -> bool:
+    """False if there is no such tenant."""
+    changed = conn.execute(update(tenants).where(tenants.c.name == name).values(high_priority=allowed))
     return bool(changed.rowcount)
 
 
@@ -477,6 +529,7 @@ def list_tenants(conn: Connection) -> list[TenantRow]:
             t.burst,
             t.tokens_per_minute,
             t.tokens_per_day,
+            t.high_priority,
             live.label("live"),
         )
         .select_from(tenants.outerjoin(api_keys, api_keys.c.tenant == t.name))
@@ -490,6 +543,7 @@ def list_tenants(conn: Connection) -> list[TenantRow]:
             _rate_limit(r.requests_per_second, r.burst),
             int(r.live),
             TokenQuota(r.tokens_per_minute, r.tokens_per_day),
+            r.high_priority,
         )
         for r in rows
     ]
@@ -558,3 +612,71 @@ class SqlFailedRequests:
                 )
             )
             return int(moved.rowcount)
+
+
+class SqlCallbacks:
+    """``gateway.callbacks.CallbackStore``: each call its own short transaction (none is held across a POST)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def claim_due(self, limit: int, lease_seconds: int) -> list[DueCallback]:
+        d, r, t = callback_deliveries.c, inference_requests.c, tenants.c
+        due = (
+            select(d.request_id)
+            .where(d.next_attempt_at <= func.now())
+            .order_by(d.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with self._engine.begin() as conn:
+            claimed = conn.execute(
+                update(callback_deliveries)
+                .where(d.request_id.in_(due))
+                .values(next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+                .returning(d.request_id, d.url, d.attempts, d.created_at)
+            ).all()
+            if not claimed:
+                return []
+            rows = conn.execute(
+                select(*_REQUEST_COLUMNS, t.callback_secret)
+                .select_from(inference_requests.join(tenants, t.name == r.tenant))
+                .where(r.id.in_([c.request_id for c in claimed]))
+            ).all()
+        requests = {row.id: row for row in rows}
+        return [
+            DueCallback(
+                c.request_id,
+                c.url,
+                c.attempts,
+                c.created_at,
+                request_record(StoredRequest(**{f.name: getattr(requests[c.request_id], f.name) for f in _FIELDS}), []),
+                requests[c.request_id].callback_secret,
+            )
+            for c in claimed
+            if c.request_id in requests
+        ]
+
+    def record(self, attempt: Attempt, delivered: bool, retry_at: datetime | None) -> None:
+        d = callback_deliveries.c
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(callback_attempts).values(
+                    request_id=attempt.request_id,
+                    attempted_at=attempt.attempted_at,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    duration_ms=attempt.duration_ms,
+                )
+            )
+            conn.execute(
+                update(callback_deliveries)
+                .where(d.request_id == attempt.request_id)
+                .values(
+                    attempts=d.attempts + 1,
+                    next_attempt_at=retry_at,
+                    delivered_at=attempt.attempted_at if delivered else None,
+                    gave_up_at=attempt.attempted_at if not delivered and retry_at is None else None,
+                )
+            )

@@ -41,6 +41,8 @@ class StoredRequest:
     request_fingerprint: str
     metadata: dict[str, Any]
     deadline_seconds: int | None = None
+    priority: str | None = None
+    callback_url: str | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     model_name: str | None = None
@@ -90,11 +92,14 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who holds a live API key: its tenant, which key, and the tenant's rate limit (None: no limit)."""
+    """Who holds a live API key: its tenant, which key, the tenant's rate limit (None: no limit), and
+    whether the tenant may send high-priority requests and ask for callbacks."""
 
     tenant: str
     key_id: int
     rate_limit: RateLimit | None = None
+    high_priority: bool = False
+    can_callback: bool = False  # holds a callback secret
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,12 @@ class Finished:
 class Transaction(Protocol):
     # Requests, as clients submit and read them.
     def add_request(
-        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+        self,
+        event: InferenceRequested,
+        idempotency_key: str | None,
+        fingerprint: str,
+        tokens: int,
+        callback_url: str | None = None,
     ) -> bool:
         """Store a queued request (holding `tokens` of its tenant's quota) and publish its event; False,
         and nothing written, if its action is unknown or its tenant already used the idempotency key."""

@@ -7,13 +7,16 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.errors import BadIdempotencyKey, InvalidRequest, MalformedJson
+from inference_core.events import PRIORITIES, Priority
 
 MAX_METADATA_DEPTH = 16
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_DEADLINE_SECONDS = 3600  # a request may wait in its model's queue at most an hour before it expires
-_ALLOWED_FIELDS = ("action", "text", "metadata", "deadline_seconds")
+MAX_CALLBACK_URL_LENGTH = 2048
+_ALLOWED_FIELDS = ("action", "text", "metadata", "deadline_seconds", "priority", "callback_url")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class SubmitInference:
     metadata: dict[str, Any]
     idempotency_key: str | None
     deadline_seconds: int | None = None  # not computed if still queued this long after it was queued
+    priority: Priority | None = None  # None: normal
+    callback_url: str | None = None  # POSTed the final record (gateway.callbacks)
 
     @property
     def fingerprint(self) -> str:
@@ -30,6 +35,10 @@ class SubmitInference:
         body: dict[str, Any] = {"action": self.action, "text": self.text, "metadata": self.metadata}
         if self.deadline_seconds is not None:  # absent from the fingerprints of requests sent without one
             body["deadline_seconds"] = self.deadline_seconds
+        if self.priority is not None:  # likewise
+            body["priority"] = self.priority
+        if self.callback_url is not None:  # likewise
+            body["callback_url"] = self.callback_url
         canonical = json.dumps(
             body,
             sort_keys=True,
@@ -71,7 +80,32 @@ def parse_submission(body: Any, idempotency_key: str | None) -> SubmitInference:
             f"'deadline_seconds' must be a whole number of seconds from 1 to {MAX_DEADLINE_SECONDS}",
             {"field": "deadline_seconds"},
         )
-    return SubmitInference(action, text, metadata, _idempotency_key(idempotency_key), deadline)
+    priority = body.get("priority")
+    if priority is not None and priority not in PRIORITIES:
+        raise InvalidRequest(f"'priority' must be one of: {', '.join(PRIORITIES)}", {"field": "priority"})
+    callback_url = _callback_url(body.get("callback_url"))
+    key = _idempotency_key(idempotency_key)
+    return SubmitInference(action, text, metadata, key, deadline, priority, callback_url)
+
+
+def _callback_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    problem = f"'callback_url' must be an http(s) URL with a host, at most {MAX_CALLBACK_URL_LENGTH} characters"
+    if not isinstance(value, str) or len(value) > MAX_CALLBACK_URL_LENGTH or not value.isascii():
+        raise InvalidRequest(problem, {"field": "callback_url"})
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError:
+        raise InvalidRequest(problem, {"field": "callback_url"}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise InvalidRequest(problem, {"field": "callback_url"})
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest(
+            "'callback_url' must not hold credentials (callbacks are signed)", {"field": "callback_url"}
+        )
+    return value
 
 
 def parse_feedback(body: Any) -> str:

@@ -3,8 +3,8 @@
 Every message on the `inference-events` topic has:
 
 * a JSON body ``{"schema_version": 1, "event_type": "...", "data": {...}}``;
-* the message attributes ``event_type`` (always) and ``action`` (for events about
-  one request), which the SQS subscriptions filter on.
+* the message attributes ``event_type`` (always), ``action`` (for events about one request) and
+  ``priority`` (on an ``inference_request`` that has one), which the SQS subscriptions filter on.
 
 Events are named for what happened. Bump ``SCHEMA_VERSION`` for any change a
 reader of the previous version could not parse.
@@ -21,11 +21,13 @@ reader refuses a field it does not know (``extra="forbid"``), so an event it can
 retried and in the end dead-lettered, never half-read. ``InferenceCompleted.result_ref`` came this
 way (a result too large for the message is stored beside the batch's features and referenced),
 and so did ``tenant`` on ``InferenceRequested`` and ``JobCompleted`` (whose request it is, for
-workers and downstream systems to group by; workers deploy before the gateway that sends it) and
-``deadline_seconds`` on ``InferenceRequested``, and ``usage`` on ``InferenceCompleted`` (the tokens
-the model read, which the gateway bills and adjusts the tenant's quota to). A new value of a field
-is additive the same way: the outcome status ``expired`` (a worker's answer for a request past its deadline) is read by
-gateways that deploy before the workers that send it.
+workers and downstream systems to group by; workers deploy before the gateway that sends it),
+``deadline_seconds`` and ``priority`` (with its message attribute, which the model's subscriptions
+route on; a request without one is normal) on ``InferenceRequested``, and ``usage`` on
+``InferenceCompleted`` (the tokens the model read, which the gateway bills and adjusts the
+tenant's quota to). A new value of a field is additive the same way: the outcome status
+``expired`` (a worker's answer for a request past its deadline) is read by gateways that deploy
+before the workers that send it.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class EventType(StrEnum):
 # How a request ended: "expired" when it waited in its model's queue past its deadline (not computed).
 OutcomeStatus = Literal["succeeded", "failed", "expired"]
 
+# Which of its model's queues a request goes to: "high" has a queue of its own, drained first.
+Priority = Literal["high", "normal"]
+PRIORITIES: tuple[Priority, ...] = ("high", "normal")
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +79,7 @@ class InferenceRequested(_Event):
     tenant: str | None = None  # None from gateways that predate tenants
     # Not computed if it has waited this long in its model's queue (SQS message age); None: no deadline.
     deadline_seconds: int | None = Field(default=None, ge=1)
+    priority: Priority | None = None  # None: normal (and from gateways that predate priorities)
 
 
 class InferenceStarted(_Event):
@@ -232,7 +239,10 @@ def encode(event: Event) -> Message:
     # pydantic's own serializer: compact, UTF-8 kept as is, and ten times json.dumps' speed on a
     # result of a few hundred floats (an embedding), which every answer carries.
     envelope = {"schema_version": SCHEMA_VERSION, "event_type": event_type.value, "data": event}
-    return Message(body=to_json(envelope).decode(), attributes={"event_type": event_type.value, "action": event.action})
+    attributes = {"event_type": event_type.value, "action": event.action}
+    if isinstance(event, InferenceRequested) and event.priority is not None:
+        attributes["priority"] = event.priority  # the model's subscriptions route on it
+    return Message(body=to_json(envelope).decode(), attributes=attributes)
 
 
 def decode(body: str) -> Event:

@@ -92,6 +92,16 @@ class Env:
     def optional(self, name: str) -> str | None:
         return self._environ.get(name, "").strip() or None
 
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("true", "1", "yes"):
+            return True
+        if raw in ("false", "0", "no"):
+            return False
+        raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
+
     def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
@@ -127,6 +137,10 @@ class ResourceNames:
 
     def model_queue(self, model_name: str) -> str:
         return f"{self.prefix}model-{model_name}"
+
+    def priority_queue(self, model_name: str) -> str:
+        """The model's lane for high-priority requests (a prefix, not a suffix: no model's name can reach it)."""
+        return f"{self.prefix}high-model-{model_name}"
 
     @staticmethod
     def dead_letter_queue(queue_name: str) -> str:

@@ -3,7 +3,6 @@ revocation, and the tenant carried in the events."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
@@ -12,23 +11,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-import devstack
 from e2e.conftest import Observer
 from inference_core.db.schema import api_keys, inference_requests
 from support.api import GatewayClient
 from support.stack import Platform
-from support.tenants import bearer
-
-
-def admin(platform: Platform, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(devstack.VENV_BIN / "gateway-admin"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=platform.stack.config.env(),
-        timeout=60,
-    )
+from support.tenants import admin, bearer
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from gateway import admin, store
 from gateway.admin import AdminError
 from gateway.auth import hash_key
-from gateway.store import SqlUnitOfWork
+from gateway.store import SqlUnitOfWork, TokenQuota
 from gateway.unit_of_work import Caller, RateLimit
 
 pytestmark = pytest.mark.integration
@@ -76,3 +76,20 @@ def test_importing_a_key_is_idempotent_and_refuses_another_tenants_or_a_revoked_
 def test_what_cannot_be_done_is_refused_with_the_reason(engine: Engine, call: object, message: str) -> None:
     with engine.begin() as conn, pytest.raises(AdminError, match=message):
         call(conn)  # type: ignore[operator]
+
+
+def test_a_tenants_token_quota_and_priority_are_set_and_listed(engine: Engine) -> None:
+    with engine.begin() as conn:
+        assert "normal priority only" in admin.create_tenant(conn, "acme", None, token_quota=TokenQuota(per_day=900))
+        _, key = admin.create_key(conn, "acme")
+        [listed] = store.list_tenants(conn)
+        assert (listed.token_quota, listed.high_priority) == (TokenQuota(None, 900), False)
+    assert caller_of(engine, key).high_priority is False  # type: ignore[union-attr]
+    with engine.begin() as conn:
+        assert "1000 tokens/minute" in admin.set_token_quota(conn, "acme", TokenQuota(per_minute=1000))
+        assert "high and normal" in admin.set_priority(conn, "acme", "high")
+        [listed] = store.list_tenants(conn)
+        assert (listed.token_quota, listed.high_priority) == (TokenQuota(1000, None), True)
+        with pytest.raises(AdminError, match="no tenant"):
+            admin.set_priority(conn, "nobody", "high")
+    assert caller_of(engine, key).high_priority is True  # type: ignore[union-attr]

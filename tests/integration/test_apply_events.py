@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from gateway import handlers, store
 from gateway.store import SqlTransaction, SqlUnitOfWork
+from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference
 from inference_core.aws.s3 import S3Store
 from inference_core.db.schema import inference_requests, outbox
@@ -47,7 +48,7 @@ def submitted(engine: Engine, count: int) -> list[UUID]:
         store.register_action(conn, ACTION, "m")
     uow = SqlUnitOfWork(engine)
     return [
-        handlers.submit(uow, TENANT, SubmitInference(ACTION, f"t{i}", {}, None), tokens=1).request_id
+        handlers.submit(uow, Caller(TENANT, 1), SubmitInference(ACTION, f"t{i}", {}, None), tokens=1).request_id
         for i in range(count)
     ]
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select, update
 from gateway import admin, handlers, store
 from gateway.dead_letters import peek, redrive
 from gateway.store import SqlFailedRequests, SqlUnitOfWork
+from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference
 from inference_core.aws.provision import ModelRoute, provision
 from inference_core.aws.sqs import SqsQueue
@@ -39,7 +40,8 @@ def requests_in(engine: Engine, statuses: list[str]) -> list[UUID]:
         admin.create_tenant(conn, "acme", None)
     uow = SqlUnitOfWork(engine)
     ids = [
-        handlers.submit(uow, "acme", SubmitInference("act", f"t{i}", {}, None), tokens=1).request_id for i in statuses
+        handlers.submit(uow, Caller("acme", 1), SubmitInference("act", f"t{i}", {}, None), tokens=1).request_id
+        for i in statuses
     ]
     with engine.begin() as conn:
         for request_id, status in zip(ids, statuses, strict=True):

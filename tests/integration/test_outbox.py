@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select, update
 from gateway import handlers, outbox, store
 from gateway.outbox import OutboxRelay
 from gateway.store import SqlUnitOfWork
+from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference
 from inference_core.aws.clients import aws_client
 from inference_core.aws.provision import ModelRoute, provision
@@ -114,7 +115,7 @@ def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_
         store.register_action(conn, "a", "model-a")
     ids = {
         status: handlers.submit(
-            SqlUnitOfWork(engine), TENANT, SubmitInference("a", status, {}, None), tokens=1
+            SqlUnitOfWork(engine), Caller(TENANT, 1), SubmitInference("a", status, {}, None), tokens=1
         ).request_id
         for status in ("queued", "running", "succeeded", "failed")
     }

@@ -46,7 +46,7 @@ def test_provisioning_twice_converges_to_the_same_resources(
     assert again == first
     sns = stack.client("sns")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=first.topic_arn)["Subscriptions"]
-    assert len(subscriptions) == 3  # gateway + two models, not duplicated by the second run
+    assert len(subscriptions) == 5  # gateway + two lanes for each of two models, not duplicated by the second run
 
 
 def test_queues_have_a_dlq_and_accept_only_the_topic(stack: Stack, topology: Provisioned) -> None:
@@ -91,8 +91,13 @@ def test_each_queue_receives_only_its_events(stack: Stack, topology: Provisioned
     sqs = stack.client("sqs")
     received = {
         name: [decode(m.body) for m in drain(SqsQueue(sqs, url))]
-        for name, url in [("gateway", first.gateway_queue_url), *first.model_queue_urls.items()]
+        for name, url in [
+            ("gateway", first.gateway_queue_url),
+            *first.model_queue_urls.items(),
+            *((f"{model} high", url) for model, url in first.priority_queue_urls.items()),
+        ]
     }
+    assert received["alpha high"] == received["beta high"] == []  # nothing asked for high priority
     assert [(type(e).__name__, e.action) for e in received["alpha"]] == [("InferenceRequested", "classify")]
     assert [(type(e).__name__, e.action) for e in received["beta"]] == [("InferenceRequested", "embed")]
     assert sorted(type(e).__name__ for e in received["gateway"]) == [
@@ -112,3 +117,30 @@ def drain(queue: SqsQueue, quiet_seconds: float = 2.0) -> list:  # type: ignore[
             queue.delete(batch)
             deadline = time.monotonic() + quiet_seconds
     return messages
+
+
+def test_a_high_priority_request_takes_its_models_lane_and_any_other_the_normal_queue(
+    stack: Stack, topology: Provisioned
+) -> None:
+    first, names = topology
+    assert first.priority_queue_urls["alpha"].endswith(names.priority_queue("alpha"))
+    now = utcnow()
+    requests = {
+        priority: InferenceRequested(
+            request_id=uuid.uuid4(), action="classify", text=str(priority), submitted_at=now, priority=priority
+        )
+        for priority in ("high", "normal", None)  # None: no priority attribute, as from an older gateway
+    }
+    assert "priority" not in encode(requests[None]).attributes
+    assert SnsPublisher(stack.client("sns"), first.topic_arn).publish([encode(e) for e in requests.values()]) == []
+    sqs = stack.client("sqs")
+    lane = [decode(m.body) for m in drain(SqsQueue(sqs, first.priority_queue_urls["alpha"]))]
+    normal = [decode(m.body) for m in drain(SqsQueue(sqs, first.model_queue_urls["alpha"]))]
+    assert lane == [requests["high"]]
+    assert sorted(normal, key=str) == sorted([requests["normal"], requests[None]], key=str)
+    dead_letter_target = json.loads(
+        sqs.get_queue_attributes(QueueUrl=first.priority_queue_urls["alpha"], AttributeNames=["RedrivePolicy"])[
+            "Attributes"
+        ]["RedrivePolicy"]
+    )["deadLetterTargetArn"]
+    assert dead_letter_target.endswith(names.dead_letter_queue(names.priority_queue("alpha")))

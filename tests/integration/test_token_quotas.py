@@ -17,6 +17,7 @@ from gateway import handlers, store
 from gateway.errors import ExceedsTokenQuota, TokenQuotaExceeded
 from gateway.store import SqlUnitOfWork, TokenQuota
 from gateway.tokens import TokenEstimator
+from gateway.unit_of_work import Caller
 from gateway.validation import SubmitInference
 from inference_core.db.schema import inference_requests, token_usage
 from inference_core.events import InferenceCompleted, Usage, utcnow
@@ -35,7 +36,9 @@ def tenant(engine: Engine, name: str, quota: TokenQuota) -> None:
 
 
 def submit(engine: Engine, name: str, tokens: int, text_: str = "t") -> UUID:
-    return handlers.submit(SqlUnitOfWork(engine), name, SubmitInference(ACTION, text_, {}, None), tokens).request_id
+    return handlers.submit(
+        SqlUnitOfWork(engine), Caller(name, 1), SubmitInference(ACTION, text_, {}, None), tokens
+    ).request_id
 
 
 def used(engine: Engine, name: str) -> tuple[int, int]:

@@ -197,7 +197,12 @@ class FakeTransaction:
         self._uow = uow
 
     def add_request(
-        self, event: InferenceRequested, idempotency_key: str | None, fingerprint: str, tokens: int
+        self,
+        event: InferenceRequested,
+        idempotency_key: str | None,
+        fingerprint: str,
+        tokens: int,
+        callback_url: str | None = None,
     ) -> bool:
         if event.action not in self.tables.actions:
             return False
@@ -213,6 +218,8 @@ class FakeTransaction:
             request_fingerprint=fingerprint,
             metadata=event.metadata,
             deadline_seconds=event.deadline_seconds,
+            priority=event.priority,
+            callback_url=callback_url,
             created_at=event.submitted_at,
         )
         self.tables.reserved[event.request_id] = tokens

@@ -4,6 +4,8 @@ limits (the web layer on fakes)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
 import uuid
 
 import pytest
@@ -11,10 +13,13 @@ from flask.testing import FlaskClient
 
 from gateway.app import create_app
 from gateway.auth import Authenticator, hash_key
+from gateway.handlers import apply_worker_events
 from gateway.settings import Settings
 from gateway.tokens import TokenEstimator
 from gateway.unit_of_work import Caller, RateLimit
-from support.fakes import FakeRateLimiter, FakeUnitOfWork
+from inference_core.aws.sqs import ReceivedMessage
+from inference_core.events import InferenceCompleted, encode, utcnow
+from support.fakes import FakeFeatureSink, FakeRateLimiter, FakeUnitOfWork, raw_message
 
 LIMIT = RateLimit(per_second=2, burst=3)
 ACME_KEY, GLOBEX_KEY = "ik_acme-key-0123456789abcdefghijklmnop", "ik_globex-key-0123456789abcdefghijklmnop"
@@ -163,3 +168,51 @@ def test_a_request_larger_than_a_whole_window_is_422_without_retry_after(
     assert refused.status_code == 422 and "Retry-After" not in refused.headers
     assert refused.get_json()["error"]["code"] == "exceeds_token_quota"
     assert uow.tables.requests == {} and uow.tables.tokens_used.get("acme", 0) == 0
+
+
+def _events(body: str) -> list[dict[str, str]]:
+    """The events of a text/event-stream body, each as its fields."""
+    events = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if "event" in fields:
+            events.append(fields)
+    return events
+
+
+def test_a_requests_events_stream_its_status_until_it_finishes(client: FlaskClient, uow: FakeUnitOfWork) -> None:
+    submitted = client.post("/v1/inference", json={"action": "sentiment", "text": "fine"}, headers=bearer(ACME_KEY))
+    request_id = submitted.get_json()["request_id"]
+    finisher = threading.Timer(0.3, lambda: apply_worker_events(uow, FakeFeatureSink(), [_succeeded(request_id)]))
+    finisher.start()
+    stream = client.get(f"/v1/inference/{request_id}/events", headers=bearer(ACME_KEY))
+    finisher.join()
+    assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
+    body = stream.get_data(as_text=True)
+    assert body.startswith("retry: 1000\n\n")
+    events = _events(body)
+    assert [(e["event"], e["id"]) for e in events] == [("status", "queued"), ("status", "succeeded")]
+    assert json.loads(events[-1]["data"])["result"] == {"label": "positive"}
+    again = client.get(f"/v1/inference/{request_id}/events", headers={**bearer(ACME_KEY), "Last-Event-ID": "succeeded"})
+    assert again.status_code == 204  # an EventSource that has the final status stops reconnecting
+    theirs = client.get(f"/v1/inference/{request_id}/events", headers=bearer(GLOBEX_KEY))
+    assert theirs.status_code == 404 and theirs.mimetype == "application/json"
+
+
+def _succeeded(request_id: str) -> ReceivedMessage:
+    outcome = InferenceCompleted(
+        request_id=uuid.UUID(request_id),
+        action="sentiment",
+        status="succeeded",
+        model_name="sentiment",
+        result={"label": "positive"},
+        completed_at=utcnow(),
+    )
+    return raw_message(encode(outcome).body)
+
+
+def test_a_callback_to_a_private_address_is_refused_at_submit(client: FlaskClient, uow: FakeUnitOfWork) -> None:
+    body = {"action": "sentiment", "text": "fine", "callback_url": "http://169.254.169.254/latest/meta-data"}
+    refused = client.post("/v1/inference", json=body, headers=bearer(ACME_KEY))
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "callback_url_not_allowed"
+    assert "not a public address" in refused.get_json()["error"]["message"] and uow.tables.requests == {}

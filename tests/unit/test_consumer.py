@@ -165,3 +165,31 @@ def test_a_trickle_is_received_by_one_long_poll_and_a_backlog_by_all() -> None:
     run_until(backlog, 200, settings)
     assert trickle.most_in_flight == 1, "a short receive leaves the other receivers idle"
     assert backlog.most_in_flight > 1, "full receives bring the other receivers in"
+
+
+def test_the_priority_lane_goes_ahead_of_a_buffered_backlog_and_is_settled_on_its_own_queue() -> None:
+    normal = FakeQueue(url="fake://normal", inbox=[[raw_message(f"n{i}-{j}") for j in range(10)] for i in range(20)])
+    lane = FakeQueue(url="fake://high")
+    urgent, doomed = raw_message("urgent"), raw_message("doomed")
+    batches: list[list[str]] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        batches.append([m.body for m in messages])
+        if len(batches) == 1:  # a backlog is buffered behind this batch when the urgent requests arrive
+            lane.inbox.append([urgent, doomed])
+            while lane.inbox:
+                time.sleep(0.01)
+            time.sleep(0.05)
+        if len(batches) == 3:
+            consumer.stop()
+        return {doomed.message_id: ValueError("no")} if doomed in messages else {}
+
+    settings = ConsumerSettings(wait_seconds=0, batch_size=10)
+    consumer = QueueConsumer(normal, handler, settings, priority_lane=lane)
+    consumer.run()
+    assert batches[1][:2] == ["urgent", "doomed"], batches[1]
+    assert all(body.startswith("n") for batch in (batches[0], batches[2]) for body in batch)
+    assert lane.deleted == [urgent] and set(lane.visibility) == {doomed.message_id}
+    assert {m.body for m in normal.deleted} == {b for batch in batches for b in batch} - {"urgent", "doomed"}
+    assert urgent.message_id not in normal.visibility and doomed.message_id not in normal.visibility

@@ -27,6 +27,8 @@ def test_round_trip_keeps_every_field_and_sets_filter_attributes() -> None:
     assert message.attributes == {"event_type": "inference_request", "action": "sentiment"}
     assert json.loads(message.body)["schema_version"] == 1
     assert decode(message.body) == event
+    urgent = event.model_copy(update={"priority": "high"})
+    assert encode(urgent).attributes["priority"] == "high" and decode(encode(urgent).body) == urgent
 
 
 def test_failed_completion_round_trips_with_its_error() -> None:

@@ -27,6 +27,27 @@ def test_a_deadline_is_part_of_the_command_and_of_its_fingerprint() -> None:
     assert submission({"action": "s", "text": "t", "deadline_seconds": None}).deadline_seconds is None
 
 
+def test_a_priority_is_part_of_the_command_and_of_its_fingerprint_only_when_given() -> None:
+    assert submission({"action": "s", "text": "t", "priority": "high"}).priority == "high"
+    plain = submission({"action": "s", "text": "t"})
+    assert plain.priority is None
+    assert submission({"action": "s", "text": "t", "priority": "normal"}).fingerprint != plain.fingerprint
+    with pytest.raises(InvalidRequest, match="'priority' must be one of: high, normal"):
+        submission({"action": "s", "text": "t", "priority": "urgent"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://h/x", "https://", "not a url", "https://user:pw@h.example/x", "https://h.example:99999/", 7, "h" * 3000],
+)
+def test_a_callback_url_must_be_an_http_url_with_a_host_and_no_credentials(url: object) -> None:
+    with pytest.raises(InvalidRequest, match="callback_url"):
+        submission({"action": "s", "text": "t", "callback_url": url})
+    good = submission({"action": "s", "text": "t", "callback_url": "https://hooks.example.com/in?x=1"})
+    assert good.callback_url == "https://hooks.example.com/in?x=1"
+    assert good.fingerprint != submission({"action": "s", "text": "t"}).fingerprint
+
+
 def test_fingerprint_depends_on_the_body_not_the_key_order() -> None:
     a = submission({"action": "s", "text": "t", "metadata": {"a": 1, "b": 2}})
     b = submission({"metadata": {"b": 2, "a": 1}, "text": "t", "action": "s"})

@@ -9,6 +9,12 @@ handler(batch) -> delete the successes in batched calls -> back off each failure
 its visibility (longer with each receive) -> after ``maxReceiveCount`` receives SQS moves the
 message to its dead-letter queue.
 
+With a priority lane (a second queue, e.g. a model's queue for high-priority requests), one more
+receiver long-polls it all the time, and its messages go to the front of the inbox: the next
+batch starts with them, ahead of whatever normal backlog is buffered. Only the normal queue's
+messages count against the inbox's room (backpressure), so a full inbox never holds a lane's
+message back. Every message is settled (deleted, backed off, released) on the queue it came from.
+
 A handler never deletes: it returns which messages failed and why. Stopping (SIGTERM)
 finishes the batch in hand, makes whatever is still buffered visible again at once, and
 returns; a long poll still in flight when the process exits only delays its messages by
@@ -17,6 +23,7 @@ the queue's visibility timeout.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -80,15 +87,29 @@ def max_receive_count(client: object, queue_url: str) -> int | None:
 
 
 _IDLE_TICK_SECONDS = 0.5  # how often an idle loop looks at the stop flag
+_LANE, _NORMAL = 0, 1  # inbox order: the priority lane's messages first, then the normal queue's, each FIFO
+
+# An inbox entry: (lane rank, arrival number, message); the number keeps each lane first in, first out.
+_Entry = tuple[int, int, ReceivedMessage]
 
 
 class QueueConsumer:
-    def __init__(self, queue: Queue, handler: BatchHandler, settings: ConsumerSettings = ConsumerSettings()):
+    def __init__(
+        self,
+        queue: Queue,
+        handler: BatchHandler,
+        settings: ConsumerSettings = ConsumerSettings(),
+        priority_lane: Queue | None = None,
+    ):
         self._queue = queue
+        self._lane = priority_lane
         self._handler = handler
         self._settings = settings
         self._stop = threading.Event()
-        self._queue_has_more = threading.Event()  # the last receive came back full
+        self._queue_has_more = threading.Event()  # the last receive from the normal queue came back full
+        self._room = threading.BoundedSemaphore(2 * settings.batch_size)  # the normal queue's inbox places
+        self._arrivals = itertools.count()
+        self._from_lane: set[str] = set()  # ids of the messages in hand that came from the lane
 
     def stop(self) -> None:
         self._stop.set()
@@ -104,11 +125,19 @@ class QueueConsumer:
         signal.signal(signal.SIGINT, on_signal)
 
     def run(self) -> None:
-        inbox: queue.Queue[ReceivedMessage] = queue.Queue(maxsize=2 * self._settings.batch_size)
+        inbox: queue.PriorityQueue[_Entry] = queue.PriorityQueue()
         receivers = [
-            threading.Thread(target=self._receive_into, args=(inbox, i > 0), name=f"receiver-{i}", daemon=True)
+            threading.Thread(
+                target=self._receive_into, args=(inbox, self._queue, _NORMAL, i > 0), name=f"receiver-{i}", daemon=True
+            )
             for i in range(self._settings.receivers)
         ]
+        if self._lane is not None:
+            receivers.append(
+                threading.Thread(
+                    target=self._receive_into, args=(inbox, self._lane, _LANE, False), name="lane", daemon=True
+                )
+            )
         for receiver in receivers:
             receiver.start()
         slots = threading.BoundedSemaphore(self._settings.concurrency)
@@ -137,18 +166,27 @@ class QueueConsumer:
             failures = {m.message_id: exc for m in messages}
         done = [m for m in messages if m.message_id not in failures]
         failed = [m for m in messages if m.message_id in failures]
-        refused = self._queue.delete(done)
-        if refused:
-            log.warning("SQS refused to delete %d messages; they will be redelivered", len(refused))
-        for message in failed:
-            log.warning(
-                "message %s failed (receive %d): %s",
-                message.message_id,
-                message.receive_count,
-                failures[message.message_id],
-            )
-            self._queue.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
+        for source, settled in self._by_source(done):
+            refused = source.delete(settled)
+            if refused:
+                log.warning("SQS refused to delete %d messages; they will be redelivered", len(refused))
+        for source, settled in self._by_source(failed):
+            for message in settled:
+                log.warning(
+                    "message %s failed (receive %d): %s",
+                    message.message_id,
+                    message.receive_count,
+                    failures[message.message_id],
+                )
+                source.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
+        self._from_lane.difference_update(m.message_id for m in messages)
         return failures
+
+    def _by_source(self, messages: Sequence[ReceivedMessage]) -> list[tuple[Queue, list[ReceivedMessage]]]:
+        """The messages grouped by the queue they came from (the normal queue's first, as ever)."""
+        lane = [m for m in messages if m.message_id in self._from_lane]
+        normal = [m for m in messages if m.message_id not in self._from_lane]
+        return [(q, group) for q, group in ((self._queue, normal), (self._lane, lane)) if group and q is not None]
 
     def _process_in_slot(self, batch: Sequence[ReceivedMessage], slots: threading.BoundedSemaphore) -> None:
         try:
@@ -158,67 +196,75 @@ class QueueConsumer:
         finally:
             slots.release()
 
-    def _receive_into(self, inbox: queue.Queue[ReceivedMessage], only_while_more: bool) -> None:
+    def _receive_into(
+        self, inbox: queue.PriorityQueue[_Entry], source: Queue, rank: int, only_while_more: bool
+    ) -> None:
         while not self._stop.is_set():
             if only_while_more and not self._queue_has_more.wait(_IDLE_TICK_SECONDS):
                 continue
             try:
-                messages = self._queue.receive(self._settings.max_messages, self._settings.wait_seconds)
+                messages = source.receive(self._settings.max_messages, self._settings.wait_seconds)
             except Exception:
-                log.exception("receive from %s failed; retrying", self._queue.url)
+                log.exception("receive from %s failed; retrying", source.url)
                 self._stop.wait(1.0)
                 continue
-            if len(messages) == self._settings.max_messages:  # before the put: a batch sees its receive's verdict
+            if rank == _LANE:
+                self._from_lane.update(m.message_id for m in messages)
+            elif len(messages) == self._settings.max_messages:  # before the put: a batch sees its receive's verdict
                 self._queue_has_more.set()
             else:
                 self._queue_has_more.clear()
             for i, message in enumerate(messages):
-                if not self._put(inbox, message):
+                if not self._put(inbox, rank, message):
                     self._release(messages[i:])
                     return
 
-    def _put(self, inbox: queue.Queue[ReceivedMessage], message: ReceivedMessage) -> bool:
-        """Wait for room in the inbox (backpressure); False if the consumer stops first."""
-        while not self._stop.is_set():
-            try:
-                inbox.put(message, timeout=_IDLE_TICK_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _put(self, inbox: queue.PriorityQueue[_Entry], rank: int, message: ReceivedMessage) -> bool:
+        """Wait for room in the inbox (the normal queue's backpressure); False if the consumer stops first."""
+        while rank == _NORMAL and not self._room.acquire(timeout=_IDLE_TICK_SECONDS):
+            if self._stop.is_set():
+                return False
+        inbox.put((rank, next(self._arrivals), message))
+        return True
 
-    def _next_batch(self, inbox: queue.Queue[ReceivedMessage]) -> list[ReceivedMessage]:
+    def _take(self, entry: _Entry) -> ReceivedMessage:
+        rank, _, message = entry
+        if rank == _NORMAL:
+            self._room.release()
+        return message
+
+    def _next_batch(self, inbox: queue.PriorityQueue[_Entry]) -> list[ReceivedMessage]:
         try:
-            batch = [inbox.get(timeout=_IDLE_TICK_SECONDS)]
+            batch = [self._take(inbox.get(timeout=_IDLE_TICK_SECONDS))]
         except queue.Empty:
             return []
         deadline = time.monotonic() + self._settings.batch_wait_seconds
         while len(batch) < self._settings.batch_size:
             try:
-                batch.append(inbox.get_nowait())
+                batch.append(self._take(inbox.get_nowait()))
                 continue
             except queue.Empty:
                 if not self._queue_has_more.is_set():
                     break
             try:
-                batch.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                batch.append(self._take(inbox.get(timeout=max(0.0, deadline - time.monotonic()))))
             except queue.Empty:
                 break
         return batch
 
     def _release(self, messages: Sequence[ReceivedMessage]) -> None:
         """Make messages we will not process visible to other consumers at once."""
-        if messages:
+        for source, released in self._by_source(messages):
             try:
-                self._queue.change_visibility(messages, 0)
+                source.change_visibility(released, 0)
             except Exception as exc:
-                log.warning("could not release %d messages (%s); they reappear after their timeout", len(messages), exc)
+                log.warning("could not release %d messages (%s); they reappear after their timeout", len(released), exc)
 
 
-def _drain(inbox: queue.Queue[ReceivedMessage]) -> list[ReceivedMessage]:
+def _drain(inbox: queue.PriorityQueue[_Entry]) -> list[ReceivedMessage]:
     drained = []
     while True:
         try:
-            drained.append(inbox.get_nowait())
+            drained.append(inbox.get_nowait()[2])
         except queue.Empty:
             return drained

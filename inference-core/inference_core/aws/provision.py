@@ -1,9 +1,11 @@
 """Create the platform's AWS resources, idempotently.
 
-One topic; per model a queue (with a dead-letter queue) subscribed with raw delivery
-and a filter on ``event_type=inference_request`` and its ``action``; a gateway queue
-for the workers' answers; one bucket. Every call converges to the same state, so it
-is safe to run on each start. Nothing here hard-codes an account, region or endpoint.
+One topic; per model two queues (each with a dead-letter queue) subscribed with raw delivery
+and a filter on ``event_type=inference_request`` and its ``action``: the normal one for requests
+whose ``priority`` attribute is ``normal`` or absent, the priority lane for ``priority=high``
+(its worker drains it first); a gateway queue for the workers' answers; one bucket. Every call
+converges to the same state, so it is safe to run on each start. Nothing here hard-codes an
+account, region or endpoint.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from botocore.exceptions import ClientError
 
 from inference_core.events import EventType
 from inference_core.settings import ResourceNames
+
+# The two lanes' filters on the `priority` attribute (values in a list match any of them):
+# a request without one (from a gateway before priorities, or republished) is normal.
+_NORMAL: list[Any] = ["normal", {"exists": False}]
+_HIGH: list[Any] = ["high"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Topology:
     bucket: str
     gateway_queue_url: str
     model_queue_urls: dict[str, str]
+    priority_queue_urls: dict[str, str]
 
 
 def provision(
@@ -71,18 +79,14 @@ def provision(
         },
         queue_settings,
     )
-    model_urls = {
-        route.model_name: _ensure_subscribed_queue(
-            sns,
-            sqs,
-            topic_arn,
-            names.model_queue(route.model_name),
-            {"event_type": [EventType.INFERENCE_REQUEST.value], "action": [route.action]},
-            queue_settings,
-        )
-        for route in routes
-    }
-    return Topology(topic_arn, names.bucket, gateway_url, model_urls)
+
+    def model_lane(queue_name: str, action: str, priorities: list[Any]) -> str:
+        request_filter = {"event_type": [EventType.INFERENCE_REQUEST.value], "action": [action], "priority": priorities}
+        return _ensure_subscribed_queue(sns, sqs, topic_arn, queue_name, request_filter, queue_settings)
+
+    normal = {r.model_name: model_lane(names.model_queue(r.model_name), r.action, _NORMAL) for r in routes}
+    high = {r.model_name: model_lane(names.priority_queue(r.model_name), r.action, _HIGH) for r in routes}
+    return Topology(topic_arn, names.bucket, gateway_url, normal, high)
 
 
 def _ensure_bucket(s3: Any, bucket: str) -> None:
@@ -110,7 +114,7 @@ def _ensure_subscribed_queue(
     sqs: Any,
     topic_arn: str,
     name: str,
-    filter_policy: dict[str, list[str]],
+    filter_policy: dict[str, list[Any]],
     settings: QueueSettings,
 ) -> str:
     dlq_url, dlq_arn = _ensure_queue(sqs, ResourceNames.dead_letter_queue(name))

@@ -60,6 +60,9 @@ tenants = Table(
     CheckConstraint(
         "coalesce(tokens_per_minute, 1) >= 1 AND coalesce(tokens_per_day, 1) >= 1", name="tenants_token_quota_valid"
     ),
+    # May send "priority": "high" (its model's priority lane); otherwise normal only.
+    Column("high_priority", Boolean, nullable=False, server_default=text("false")),
+    Column("callback_secret", Text),  # signs its callbacks (HMAC-SHA256); null: it cannot ask for callbacks
 )
 
 # A tenant's tokens in its current windows (gateway.store: reserved at submit, adjusted to what the
@@ -98,6 +101,8 @@ inference_requests = Table(
     Column("idempotency_key", Text),
     Column("request_fingerprint", Text, nullable=False),
     Column("deadline_seconds", Integer),
+    Column("priority", Text),  # "high" or "normal" as sent; null: not given (normal)
+    Column("callback_url", Text),  # POSTed the final record when the request finishes
     Column("status", Text, nullable=False),
     Column("model_name", Text),
     Column("model_version", Text),
@@ -114,6 +119,7 @@ inference_requests = Table(
     CheckConstraint(
         "status IN ('queued', 'running', 'succeeded', 'failed', 'expired')", name="inference_requests_status_valid"
     ),
+    CheckConstraint("priority IN ('high', 'normal')", name="inference_requests_priority_valid"),
     UniqueConstraint("tenant", "idempotency_key", name="inference_requests_tenant_idempotency_key"),
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
     Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows
@@ -251,4 +257,37 @@ annotation_projects = Table(
     Column("project_id", BigInteger, primary_key=True),
     Column("model", Text, nullable=False),
     Column("pulled_until", DateTime(timezone=True)),
+)
+
+
+# A finished request's callback: due at next_attempt_at (null once delivered or given up).
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    Column("request_id", UUID(as_uuid=True), ForeignKey("inference_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("gave_up_at", DateTime(timezone=True)),
+    Index("ix_callback_deliveries_due", "next_attempt_at", postgresql_where=text("next_attempt_at IS NOT NULL")),
+)
+
+# Every attempt to deliver a callback: when, the HTTP status it got, or why it got none.
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "request_id",
+        UUID(as_uuid=True),
+        ForeignKey("callback_deliveries.request_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float, nullable=False),
+    Index("ix_callback_attempts_request_id", "request_id"),
 )

@@ -166,6 +166,7 @@ def serve(settings: RuntimeSettings) -> None:
 
     sns, sqs = aws_client("sns", settings.aws), aws_client("sqs", settings.aws)
     queue = SqsQueue.named(sqs, settings.aws.names.model_queue(spec.name))
+    high_priority = SqsQueue.named(sqs, settings.aws.names.priority_queue(spec.name))  # drained first
     worker = InferenceWorker(
         slot,
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
@@ -186,6 +187,7 @@ def serve(settings: RuntimeSettings) -> None:
             receivers=settings.receivers,
             concurrency=settings.concurrency,
         ),
+        priority_lane=high_priority,
     )
     consumer.install_signal_handlers()
     heartbeat = Periodic("heartbeat", worker.announce_serving, settings.heartbeat_seconds, run_first=True)

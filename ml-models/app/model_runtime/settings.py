@@ -75,7 +75,7 @@ class RuntimeSettings:
             / 1000,
             receivers=env.integer("WORKER_RECEIVERS", 4, minimum=1, maximum=64),
             concurrency=env.integer("WORKER_CONCURRENCY", 2, minimum=1, maximum=16),
-            announce_started=env.text("WORKER_ANNOUNCE_STARTED", "true").lower() in ("true", "1", "yes"),
+            announce_started=env.flag("WORKER_ANNOUNCE_STARTED", True),
             started_after_seconds=env.integer(
                 "WORKER_STARTED_AFTER_MS", round(cls.started_after_seconds * 1000), minimum=0, maximum=60_000
             )
