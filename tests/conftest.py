@@ -80,7 +80,7 @@ def label_studio(stack: Stack) -> Iterator[LabelStudioServer]:
 
 @pytest.fixture(scope="session")
 def platform(stack: Stack) -> Iterator[Platform]:
-    """The gateway (gunicorn), its dispatcher and a sentiment worker, as separate processes."""
+    """The gateway (gunicorn), its dispatcher and a worker for each model, as separate processes."""
     proxy = SwitchableProxy(stack.config.localstack_port)
     gateway_config = devstack.StackConfig(
         **{**stack.config.__dict__, "extra_env": {**stack.config.extra_env, "AWS_ENDPOINT_URL": proxy.url}}
@@ -88,6 +88,7 @@ def platform(stack: Stack) -> Iterator[Platform]:
     processes: dict[str, devstack.Process] = {}
     try:
         processes["worker"] = devstack.start_worker(stack.config, "sentiment")
+        processes["embedding-worker"] = devstack.start_worker(stack.config, "embedding")  # every action is served
         processes["dispatcher"] = devstack.start_dispatcher(gateway_config)
         processes["gateway"] = devstack.start_gateway(gateway_config, workers=2, threads=8, graceful_timeout=3)
         yield Platform(stack, gateway_config.gateway_url, proxy, processes)

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -34,7 +34,7 @@ from gateway.errors import (
 )
 from gateway.rate_limit import enforce_rate_limit
 from gateway.records import iso, request_record
-from gateway.unit_of_work import HumanLabel, StoredRequest
+from gateway.unit_of_work import ActionRow, HumanLabel, StoredRequest
 from gateway.validation import parse_feedback, parse_json, parse_submission
 from inference_core.aws.sns import find_topic_arn
 from inference_core.db.schema import FINISHED, LabelSource
@@ -204,11 +204,25 @@ def readyz() -> Response:
 
 @probes.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(load_openapi())
+    """The document, with the catalogue's actions and label sets as the enums the gateway enforces."""
+    with deps().uow.transaction() as tx:
+        return jsonify(with_catalogue(load_openapi(), tx.actions()))
 
 
 def load_openapi() -> dict[str, Any]:
     return yaml.safe_load(resources.files("gateway").joinpath("openapi.yaml").read_text())
+
+
+def with_catalogue(document: dict[str, Any], actions: Sequence[ActionRow]) -> dict[str, Any]:
+    """`action` at submit is one of the known actions, a feedback `label` one of the models' labels
+    (an empty catalogue leaves them open: an enum must name something)."""
+    schemas = document["components"]["schemas"]
+    if actions:
+        schemas["InferenceSubmission"]["properties"]["action"]["enum"] = [a.action for a in actions]
+    labels = sorted({label for a in actions for label in a.labels})
+    if labels:
+        schemas["FeedbackBody"]["properties"]["label"]["enum"] = labels
+    return document
 
 
 def parse_id(raw: str, what: str) -> UUID:

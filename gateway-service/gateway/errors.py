@@ -79,7 +79,9 @@ class ExceedsTokenQuota(ApiError):
 
 
 class CallbackNotAllowed(ApiError):
-    status, code = 422, "callback_url_not_allowed"
+    """A well-formed callback the platform will not make: to a non-public address, or for a tenant without a secret."""
+
+    status, code = 403, "callback_url_not_allowed"
 
 
 class PriorityNotAllowed(ApiError):
@@ -95,7 +97,10 @@ class NotSucceeded(ApiError):
 
 
 class UnknownLabel(ApiError):
-    status, code = 422, "unknown_label"
+    """A label the request's model does not answer with: the body may be valid (another model's label),
+    it conflicts with the request it is about."""
+
+    status, code = 409, "unknown_label"
 
 
 class PayloadTooLarge(ApiError):

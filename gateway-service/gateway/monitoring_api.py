@@ -23,18 +23,21 @@ bp.before_request(require_tenant)
 bp.before_request(enforce_rate_limit)
 
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000_000  # a page's offset (the document states the same bound)
 
 
 @bp.get("/v1/monitoring/runs")
 def list_runs() -> Response:
     model = request.args.get("model") or None
     since = _parse_since(request.args.get("since"))
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in {s.value for s in RunStatus}:
         known = ", ".join(s.value for s in RunStatus)
         raise InvalidRequest(f"status must be one of {known}", {"field": "status"})
     limit = _parse_int("limit", request.args.get("limit"), 50, 1, MAX_PAGE)
-    offset = _parse_int("offset", request.args.get("offset"), 0, 0, None)
+    offset = _parse_int("offset", request.args.get("offset"), 0, 0, MAX_OFFSET)
+    if model is not None and "\x00" in model:  # no model is named so (and PostgreSQL text cannot hold it)
+        return jsonify(runs=[], next_offset=None)
     with deps().engine.connect() as conn:
         runs = monitoring.list_runs(conn, model, since, status, limit + 1, offset)
         page = runs[:limit]
@@ -113,7 +116,7 @@ def _run_json(run: Row[Any], metrics: list[Row[Any]]) -> dict[str, Any]:
 
 
 def _parse_since(raw: str | None) -> datetime | None:
-    if not raw:
+    if raw is None:
         return None
     try:
         parsed = datetime.fromisoformat(raw)

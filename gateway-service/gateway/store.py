@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Engine, Row, func, literal, null, select, text, update
+from sqlalchemy import Connection, Engine, Row, func, literal, literal_column, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.callbacks import Attempt, DueCallback
@@ -218,8 +218,11 @@ class SqlTransaction:
         return StoredRequest(**row._mapping) if row else None
 
     def actions(self) -> list[ActionRow]:
-        rows = self._conn.execute(select(model_actions).order_by(model_actions.c.action)).all()
-        return [ActionRow(r.action, r.model_name, r.model_version, r.last_seen_at) for r in rows]
+        a = model_actions.c  # not the tokenizer: hundreds of kilobytes each
+        rows = self._conn.execute(
+            select(a.action, a.model_name, a.model_version, a.last_seen_at, a.labels).order_by(a.action)
+        ).all()
+        return [ActionRow(r.action, r.model_name, r.model_version, r.last_seen_at, tuple(r.labels or ())) for r in rows]
 
     def labels(self, request_id: UUID) -> list[HumanLabel]:
         rows = self._conn.execute(
@@ -245,7 +248,9 @@ class SqlTransaction:
         statement = insert(labels).values(request_id=request_id, source=LabelSource.CLIENT.value, label=label)
         upsert = statement.on_conflict_do_update(
             index_elements=["request_id"],
-            index_where=labels.c.source == LabelSource.CLIENT.value,
+            # A literal, not a bound parameter: once psycopg prepares the statement (its sixth run on
+            # a connection) the planner cannot match a parameter to the partial index's predicate.
+            index_where=labels.c.source == literal_column(f"'{LabelSource.CLIENT.value}'"),
             set_={"label": statement.excluded.label, "updated_at": func.now()},
             where=labels.c.label != statement.excluded.label,
         ).returning(labels.c.created_at, labels.c.updated_at, text("xmax = 0 AS created"))

@@ -108,6 +108,7 @@ class ActionRow:
     model_name: str
     model_version: str | None
     last_seen_at: datetime | None
+    labels: tuple[str, ...] = ()  # its model's label set, when its results are labels
 
 
 @dataclass(frozen=True)

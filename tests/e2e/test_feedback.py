@@ -68,12 +68,12 @@ def test_a_bad_body_is_422(gateway: GatewayClient, answered: dict[str, str], bod
     assert (status, answer["error"]["code"]) == (422, code)  # type: ignore[index]
 
 
-def test_a_label_outside_the_models_set_is_422_and_lists_the_valid_ones(
+def test_a_label_outside_the_models_set_is_409_and_lists_the_valid_ones(
     gateway: GatewayClient, platform: Platform, answered: dict[str, str]
 ) -> None:
     before = stored(platform, answered["request_id"])
     status, answer = feedback(gateway, answered["request_id"], {"label": "neutral"})
-    assert status == 422
+    assert status == 409
     assert answer["error"]["details"]["valid_labels"] == ["negative", "positive"]  # type: ignore[index]
     assert "negative, positive" in answer["error"]["message"]  # type: ignore[index]
     assert stored(platform, answered["request_id"]) == before

@@ -45,13 +45,13 @@ def test_a_callback_is_posted_signed_when_the_request_finishes(platform: Platfor
     client = GatewayClient(platform.gateway_url, admin(platform, "keys", "create", name).stdout.strip())
     body = {"action": "sentiment", "text": "Dull and far too long.", "callback_url": receiver.url}
     refused = client.submit(body)
-    assert refused.status_code == 422 and refused.json()["error"]["code"] == "callback_url_not_allowed"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "callback_url_not_allowed"
     made = admin(platform, "tenants", "callback-secret", name)
     assert made.returncode == 0 and "shown only now" in made.stderr, made.stderr
     secret = made.stdout.strip()
 
     deadline = time.monotonic() + 15  # gateways see the new secret within GATEWAY_KEY_CACHE_SECONDS (5)
-    while (submitted := client.submit(body)).status_code == 422:
+    while (submitted := client.submit(body)).status_code == 403:
         assert time.monotonic() < deadline, submitted.text
         time.sleep(0.5)
     assert submitted.status_code == 202, submitted.text

@@ -180,7 +180,7 @@ class FakeUnitOfWork:
         self.key_lookups = 0
 
     def add_action(self, action: str, model_name: str, label_set: Sequence[str] = ()) -> None:
-        self.tables.actions[action] = ActionRow(action, model_name, None, None)
+        self.tables.actions[action] = ActionRow(action, model_name, None, None, tuple(label_set))
         self.tables.label_sets[model_name] = tuple(label_set)
 
     @contextmanager
@@ -320,7 +320,10 @@ class FakeTransaction:
     def record_serving(self, event: ModelServing) -> None:
         known = self.tables.actions.get(event.action)
         if known is None or known.last_seen_at is None or known.last_seen_at <= event.at:
-            self.tables.actions[event.action] = ActionRow(event.action, event.model_name, event.model_version, event.at)
+            labels = known.labels if known else ()
+            self.tables.actions[event.action] = ActionRow(
+                event.action, event.model_name, event.model_version, event.at, labels
+            )
 
     def publish(self, events: Sequence[Event]) -> None:
         self.tables.published.extend(events)

@@ -214,5 +214,5 @@ def _succeeded(request_id: str) -> ReceivedMessage:
 def test_a_callback_to_a_private_address_is_refused_at_submit(client: FlaskClient, uow: FakeUnitOfWork) -> None:
     body = {"action": "sentiment", "text": "fine", "callback_url": "http://169.254.169.254/latest/meta-data"}
     refused = client.post("/v1/inference", json=body, headers=bearer(ACME_KEY))
-    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "callback_url_not_allowed"
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "callback_url_not_allowed"
     assert "not a public address" in refused.get_json()["error"]["message"] and uow.tables.requests == {}

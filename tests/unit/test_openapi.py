@@ -5,11 +5,13 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from gateway.api import load_openapi
+from gateway.api import load_openapi, with_catalogue
 from gateway.app import create_app
-from gateway.errors import BadIdempotencyKey
+from gateway.errors import BadIdempotencyKey, InvalidRequest
+from gateway.monitoring_api import MAX_OFFSET
 from gateway.settings import Settings
-from gateway.validation import MAX_DEADLINE_SECONDS, parse_submission
+from gateway.unit_of_work import ActionRow
+from gateway.validation import CALLBACK_URL_PATTERN, MAX_DEADLINE_SECONDS, parse_submission
 
 
 def test_the_document_is_valid_openapi() -> None:
@@ -84,3 +86,61 @@ def test_a_method_a_route_does_not_take_is_405_with_allow() -> None:
     refused = client.delete("/v1/inference")
     assert refused.status_code == 405 and refused.get_json()["error"]["code"] == "method_not_allowed"
     assert "POST" in refused.headers["Allow"].split(", ")
+
+
+SUBMISSION = load_openapi()["components"]["schemas"]["InferenceSubmission"]["properties"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/in?x=1",
+        "http://10.0.0.1:8080/",
+        "http://h:65535",
+        "http://h:65536",
+        "http://h:0/",
+        "https://",
+        "https://user:pw@h.example/",
+        "ftp://h/",
+        "https://h.example/a b",
+        "https://[::1]/",
+        "https://h.example/é",
+    ],
+)
+def test_the_documented_callback_url_pattern_is_the_rule_enforced(url: str) -> None:
+    documented = re.search(SUBMISSION["callback_url"]["pattern"], url) is not None
+    assert SUBMISSION["callback_url"]["pattern"] == CALLBACK_URL_PATTERN
+    assert documented is _accepted({"action": "a", "text": "t", "callback_url": url})
+
+
+@pytest.mark.parametrize("text", ["fine", " padded ", "   ", "\t\n", "nul\x00inside", "\u2003x", "x"])
+def test_the_documented_text_pattern_is_the_rule_enforced(text: str) -> None:
+    documented = re.search(SUBMISSION["text"]["pattern"], text) is not None
+    assert documented is _accepted({"action": "a", "text": text})
+
+
+def _accepted(body: dict[str, object]) -> bool:
+    try:
+        parse_submission(body, None)
+    except InvalidRequest:
+        return False
+    return True
+
+
+def test_the_documented_page_offset_bound_is_the_one_enforced() -> None:
+    [offset] = [p for p in load_openapi()["paths"]["/v1/monitoring/runs"]["get"]["parameters"] if p["name"] == "offset"]
+    assert offset["schema"]["maximum"] == MAX_OFFSET
+
+
+def test_the_served_document_names_the_catalogues_actions_and_labels() -> None:
+    actions = [
+        ActionRow("embed", "embedding", None, None),
+        ActionRow("sentiment", "sentiment", "3", None, ("negative", "positive")),
+    ]
+    document = with_catalogue(load_openapi(), actions)
+    validate(document)  # type: ignore[arg-type]
+    schemas = document["components"]["schemas"]
+    assert schemas["InferenceSubmission"]["properties"]["action"]["enum"] == ["embed", "sentiment"]
+    assert schemas["FeedbackBody"]["properties"]["label"]["enum"] == ["negative", "positive"]
+    empty = with_catalogue(load_openapi(), [])["components"]["schemas"]
+    assert "enum" not in empty["InferenceSubmission"]["properties"]["action"]

@@ -25,6 +25,8 @@ def test_a_deadline_is_part_of_the_command_and_of_its_fingerprint() -> None:
     assert command.deadline_seconds == 30
     assert command.fingerprint != submission({"action": "s", "text": "t"}).fingerprint
     assert submission({"action": "s", "text": "t", "deadline_seconds": None}).deadline_seconds is None
+    as_float = submission({"action": "s", "text": "t", "deadline_seconds": 30.0})  # the same integer in JSON
+    assert as_float.deadline_seconds == 30 and as_float.fingerprint == command.fingerprint
 
 
 def test_a_priority_is_part_of_the_command_and_of_its_fingerprint_only_when_given() -> None:
