@@ -1,8 +1,8 @@
 """Create everything the platform needs before it starts, idempotently.
 
 1. PostgreSQL: create the database if missing and apply the Alembic migrations.
-2. AWS (LocalStack or real AWS, by settings alone): the topic, one queue + DLQ per model
-   folder, the gateway queue, the bucket (inference_core.aws.provision).
+2. AWS (LocalStack or real AWS, by settings alone): the topic, per model folder a queue and a
+   high-priority lane (each with a DLQ), the gateway queue, the bucket (inference_core.aws.provision).
 3. The action catalogue: each model folder's action becomes known to the gateway (with its model's
    label set and tokenizer).
 4. With ``--republish-unfinished`` (the dev stack passes it when it started an empty LocalStack):

@@ -1,6 +1,7 @@
 """Callbacks: when a request sent with a ``callback_url`` finishes, its final record is POSTed there.
 
-The POST's body is the request as ``GET /v1/inference/<id>`` returns it, with the headers
+The POST's body is the request as ``GET /v1/inference/<id>`` returns it (its ``labels`` empty: it has
+just finished), with the headers
 ``Content-Type: application/json``, ``Inference-Request-Id`` and
 ``Inference-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the tenant's
 callback secret>`` (``gateway-admin tenants callback-secret NAME`` makes one and prints it once). A
@@ -10,14 +11,19 @@ receiver recomputes the HMAC over the raw body, compares in constant time, and r
 Invariants:
 
 * A callback is queued (``callback_deliveries``) in the transaction that finishes its request, so it
-  exists if and only if the request finished; the dispatcher delivers it at least once, and every
-  attempt is recorded (``callback_attempts``: when, the HTTP status, or why there was none).
+  exists if and only if the request finished; the dispatcher attempts it at least once (a receiver may
+  see it more than once: ``Inference-Request-Id`` tells copies apart), and every attempt is recorded
+  (``callback_attempts``: when, the HTTP status, or why there was none). A dispatcher claims a batch
+  for ``CLAIM_LEASE_SECONDS``, longer than the batch's attempts can take, and records an attempt only
+  if the callback is still as it claimed it.
 * Never to a loopback, private, link-local, shared, reserved or multicast address unless
   ``CALLBACK_ALLOW_PRIVATE_NETWORKS`` says so (``make up`` does, for a receiver on the developer's
   machine). Each attempt resolves the host once, refuses it unless every address is public, and
   connects to the address it vetted (TLS still checks the certificate against the name): a DNS
   answer that changes between the check and the connection (rebinding) cannot send it elsewhere.
-  Redirects are not followed. A submission naming such an address literally is refused at once.
+  Redirects are not followed, and an IPv6 address that wraps an IPv4 one (mapped, 6to4, NAT64) is
+  judged by the IPv4 address. A submission naming such an address literally is refused at once.
+  The response's body is never read: a receiver cannot hold the deliverer by trickling one.
 * A 2xx is delivered. Anything else is retried with backoff (1, 2, 4 ... seconds, at most
   ``MAX_BACKOFF_SECONDS`` apart) until ``CALLBACK_MAX_SECONDS`` after the request finished, then given
   up; a refused destination is given up at once.
@@ -51,11 +57,15 @@ SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "Inference-Signature"
 TIMEOUT_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 300
-CLAIM_LEASE_SECONDS = 60  # a claimed callback is another dispatcher's again after this, if its claimer died
 _IDLE_SECONDS = 0.5
-_CLAIM_BATCH = 20
+_CLAIM_BATCH = 10
+# A claimed callback is another dispatcher's again after this, if its claimer died: longer than a
+# batch's attempts can take (each at most a connect and a read timeout).
+CLAIM_LEASE_SECONDS = 2 * _CLAIM_BATCH * 2 * int(TIMEOUT_SECONDS)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: its last 32 bits are an IPv4 address
 
 Resolve = Callable[[str, int], Sequence[str]]  # host, port -> the addresses it resolves to
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class CallbackRefused(ValueError):
@@ -87,7 +97,7 @@ def vet(url: str, allow_private: bool, resolve: Resolve) -> Destination:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CallbackRefused(f"not an http(s) URL with a host: {url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or _DEFAULT_PORTS[parts.scheme]
     addresses = [parts.hostname] if _is_address(parts.hostname) else list(resolve(parts.hostname, port))
     if not addresses:
         raise CallbackRefused(f"{parts.hostname} does not resolve")
@@ -122,11 +132,18 @@ def _is_address(host: str) -> bool:
 
 
 def _refuse_unless_public(host: str, address: str) -> None:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip = _embedded_ipv4(ipaddress.ip_address(address.split("%", 1)[0]))  # without an IPv6 zone
     if not ip.is_global or ip.is_multicast:
         raise CallbackRefused(f"{host} resolves to {ip}, which is not a public address")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 one carries (IPv4-mapped, 6to4, NAT64), else the address itself."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.ipv4_mapped or ip.sixtofour or ip
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -163,16 +180,14 @@ class UrllibPoster:
                 body=body,
                 headers={**headers, "Host": _host_header(destination)},
                 redirect=False,
-                preload_content=False,
+                preload_content=False,  # the body is not read; closing the pool drops the connection
             )
-            response.drain_conn()
             return int(response.status)
 
 
 def _host_header(destination: Destination) -> str:
-    default = 443 if destination.scheme == "https" else 80
     host = f"[{destination.host}]" if ":" in destination.host else destination.host
-    return host if destination.port == default else f"{host}:{destination.port}"
+    return host if destination.port == _DEFAULT_PORTS[destination.scheme] else f"{host}:{destination.port}"
 
 
 @dataclass(frozen=True)
@@ -201,8 +216,10 @@ class CallbackStore(Protocol):
         """Due callbacks, each claimed for `lease_seconds` (another dispatcher skips it meanwhile)."""
         ...
 
-    def record(self, attempt: Attempt, delivered: bool, retry_at: datetime | None) -> None:
-        """Store the attempt; the callback is delivered, due again at `retry_at`, or (neither) given up."""
+    def record(self, attempt: Attempt, claimed: DueCallback, delivered: bool, retry_at: datetime | None) -> None:
+        """Store the attempt; the callback is delivered, due again at `retry_at`, or (neither) given up.
+        Nothing is stored if the callback changed since it was claimed (another dispatcher took it over
+        after the lease, or its request finished again)."""
         ...
 
 
@@ -225,7 +242,7 @@ def deliver_due(
             retry_at = attempt.attempted_at + timedelta(seconds=min(2**callback.attempts, MAX_BACKOFF_SECONDS))
             if retry_at > callback.finished_at + timedelta(seconds=settings.max_seconds):
                 retry_at = None
-        store.record(attempt, delivered, retry_at)
+        store.record(attempt, callback, delivered, retry_at)
         if not delivered:
             what = f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error
             log.info("callback of %s not delivered (%s); %s", callback.request_id, what, retry_at or "given up")

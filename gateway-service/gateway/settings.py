@@ -46,7 +46,9 @@ class Settings:
             aws=AwsSettings.from_env(env),
             max_body_bytes=env.integer("GATEWAY_MAX_BODY_BYTES", 64 * 1024, minimum=1024, maximum=_MAX_BODY_CEILING),
             max_wait_seconds=env.integer("GATEWAY_MAX_WAIT_SECONDS", 30, minimum=0, maximum=30),
-            max_stream_seconds=env.integer("GATEWAY_MAX_STREAM_SECONDS", 300, minimum=1, maximum=3600),
+            max_stream_seconds=env.integer(
+                "GATEWAY_MAX_STREAM_SECONDS", cls.max_stream_seconds, minimum=1, maximum=3600
+            ),
             serving_ttl_seconds=env.integer("GATEWAY_SERVING_TTL_SECONDS", 90, minimum=1),
             consumer_wait_seconds=env.integer("GATEWAY_CONSUMER_WAIT_SECONDS", 20, minimum=0, maximum=20),
             consumer_backoff_base_seconds=env.integer("GATEWAY_CONSUMER_BACKOFF_SECONDS", 2, minimum=0),

@@ -71,8 +71,16 @@ _INSERT_REQUEST = text(
 
 
 # A tenant's quota windows: the UTC minute and the UTC day of the database's clock. The columns
-# of a window that is over are reset by the next reservation (and read as empty until then).
-_WINDOWS = "date_trunc('minute', now()) AS minute, date_trunc('day', now(), 'UTC') AS day"
+# of a window that is over are reset by the next reservation (and read as empty until then). A
+# window never moves back: a transaction that began in the previous minute but reaches the row
+# after one of the new minute has (now() is each transaction's start) is charged to the newer
+# window, never resetting it.
+def _windows(at: str) -> str:
+    """The minute and the day (UTC) that the time `at` falls in, as columns `minute` and `day`."""
+    return f"date_trunc('minute', {at}) AS minute, date_trunc('day', {at}, 'UTC') AS day"
+
+
+_WINDOWS = _windows("now()")
 
 _RESERVE_TOKENS = text(
     f"""
@@ -80,11 +88,11 @@ _RESERVE_TOKENS = text(
         INSERT INTO token_usage AS u (tenant, minute_start, minute_tokens, day_start, day_tokens)
         SELECT :tenant, w.minute, :tokens, w.day, :tokens FROM (SELECT {_WINDOWS}) AS w
         ON CONFLICT (tenant) DO UPDATE SET
-            minute_tokens = CASE WHEN u.minute_start = excluded.minute_start THEN u.minute_tokens ELSE 0 END
+            minute_tokens = CASE WHEN u.minute_start >= excluded.minute_start THEN u.minute_tokens ELSE 0 END
                 + excluded.minute_tokens,
-            minute_start = excluded.minute_start,
-            day_tokens = CASE WHEN u.day_start = excluded.day_start THEN u.day_tokens ELSE 0 END + excluded.day_tokens,
-            day_start = excluded.day_start
+            minute_start = greatest(u.minute_start, excluded.minute_start),
+            day_tokens = CASE WHEN u.day_start >= excluded.day_start THEN u.day_tokens ELSE 0 END + excluded.day_tokens,
+            day_start = greatest(u.day_start, excluded.day_start)
         RETURNING u.tenant, u.minute_start, u.minute_tokens, u.day_start, u.day_tokens
     )
     SELECT c.*, t.tokens_per_minute, t.tokens_per_day, now() AS now
@@ -106,10 +114,9 @@ _TOKEN_USAGE = text(
 # A finished request's tokens move from its estimate to its final figure in the windows it was
 # reserved in (those of its created_at: the same transaction's now()); a window that is over is left.
 _ADJUST_TOKENS = text(
-    """
+    f"""
     WITH x AS (
-        SELECT r.tenant, date_trunc('minute', r.created_at) AS minute, date_trunc('day', r.created_at, 'UTC') AS day,
-            d.delta
+        SELECT r.tenant, {_windows("r.created_at")}, d.delta
         FROM jsonb_to_recordset(CAST(:deltas AS jsonb)) AS d(id uuid, delta bigint)
         JOIN inference_requests AS r ON r.id = d.id
     )
@@ -320,11 +327,11 @@ class SqlTransaction:
             for row in finished
         ]
 
-    def _adjust_tokens(self, deltas: dict[UUID, int], tenants_: set[str | None]) -> None:
+    def _adjust_tokens(self, deltas: dict[UUID, int], holders: set[str | None]) -> None:
         """Move finished requests' tokens in their tenants' windows, the rows locked in tenant order
         (after the requests' rows, as every transaction here takes them: no cycle, no deadlock)."""
         changed = {request_id: delta for request_id, delta in deltas.items() if delta}
-        names = sorted(name for name in tenants_ if name is not None)
+        names = sorted(name for name in holders if name is not None)
         if not changed or not names:
             return
         self._conn.execute(
@@ -420,13 +427,12 @@ def register_action(
     conn: Connection, action: str, model_name: str, label_set: Sequence[str] = (), tokenizer: str | None = None
 ) -> None:
     """Make an action known with its model's label set and tokenizer (bootstrap does this for every model folder)."""
-    # Labels null: the model's results are not labels. Tokenizer null: the gateway estimates words.
+    # Labels null: the model's results are not labels. No tokenizer: the gateway bounds by bytes. A
+    # caller that names no tokenizer (a tool registering an action) leaves the one stored.
     values = {"model_name": model_name, "labels": list(label_set) or None, "tokenizer": tokenizer}
-    conn.execute(
-        insert(model_actions)
-        .values(action=action, **values)
-        .on_conflict_do_update(index_elements=["action"], set_=values)
-    )
+    statement = insert(model_actions).values(action=action, **values)
+    kept = {**values, "tokenizer": func.coalesce(statement.excluded.tokenizer, model_actions.c.tokenizer)}
+    conn.execute(statement.on_conflict_do_update(index_elements=["action"], set_=kept))
 
 
 # The operator's (gateway-admin): tenants and their keys.
@@ -663,9 +669,26 @@ class SqlCallbacks:
             if c.request_id in requests
         ]
 
-    def record(self, attempt: Attempt, delivered: bool, retry_at: datetime | None) -> None:
+    def record(self, attempt: Attempt, claimed: DueCallback, delivered: bool, retry_at: datetime | None) -> None:
         d = callback_deliveries.c
         with self._engine.begin() as conn:
+            still_claimed = conn.execute(
+                update(callback_deliveries)
+                .where(
+                    d.request_id == attempt.request_id,
+                    d.attempts == claimed.attempts,
+                    d.created_at == claimed.finished_at,
+                    d.next_attempt_at.is_not(None),
+                )
+                .values(
+                    attempts=d.attempts + 1,
+                    next_attempt_at=retry_at,
+                    delivered_at=attempt.attempted_at if delivered else None,
+                    gave_up_at=attempt.attempted_at if not delivered and retry_at is None else None,
+                )
+            )
+            if not still_claimed.rowcount:
+                return
             conn.execute(
                 insert(callback_attempts).values(
                     request_id=attempt.request_id,
@@ -673,15 +696,5 @@ class SqlCallbacks:
                     status_code=attempt.status_code,
                     error=attempt.error,
                     duration_ms=attempt.duration_ms,
-                )
-            )
-            conn.execute(
-                update(callback_deliveries)
-                .where(d.request_id == attempt.request_id)
-                .values(
-                    attempts=d.attempts + 1,
-                    next_attempt_at=retry_at,
-                    delivered_at=attempt.attempted_at if delivered else None,
-                    gave_up_at=attempt.attempted_at if not delivered and retry_at is None else None,
                 )
             )

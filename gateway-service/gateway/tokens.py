@@ -6,8 +6,9 @@ below what the model will report, since nothing is truncated here and the model 
 reservation that fits is never topped up past the budget by its adjustment; and the gateway needs no
 model: it reads the tokenizer.json that the action's ``model.toml`` names, as bootstrap stored it
 in ``model_actions``, with Hugging Face ``tokenizers`` (Rust, tens of microseconds a text). An
-action without a tokenizer is estimated as its words and punctuation (the BERT pre-tokenizer's
-split), a floor its model's answer corrects.
+action without a tokenizer is estimated as its UTF-8 bytes plus two: an upper bound for any
+tokenizer whose tokens each cover a byte or more, with a start and an end token (its model's
+answer gives the excess back).
 
 A process keeps an action's tokenizer for ``TOKENIZER_CACHE_SECONDS``.
 """
@@ -18,13 +19,11 @@ import threading
 
 from cachetools import TTLCache
 from tokenizers import Tokenizer
-from tokenizers.pre_tokenizers import BertPreTokenizer
 
 from gateway.unit_of_work import UnitOfWork
 
 TOKENIZER_CACHE_SECONDS = 300
 _CACHED_ACTIONS = 256
-_WORDS = BertPreTokenizer()
 
 
 class TokenEstimator:
@@ -36,7 +35,7 @@ class TokenEstimator:
     def estimate(self, action: str, text: str) -> int:
         tokenizer = self._tokenizer(action)
         if tokenizer is None:
-            return len(_WORDS.pre_tokenize_str(text))
+            return len(text.encode()) + 2
         return len(tokenizer.encode(text).ids)
 
     def _tokenizer(self, action: str) -> Tokenizer | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -41,6 +42,12 @@ def submit(engine: Engine, name: str, tokens: int, text_: str = "t") -> UUID:
     ).request_id
 
 
+def wait_for_a_minute_with_seconds_left(seconds: float) -> None:
+    """A window charges a transaction that began in the minute before to the newer one: stay inside one."""
+    while 60 - datetime.now(UTC).second - datetime.now(UTC).microsecond / 1e6 < seconds:
+        time.sleep(0.2)
+
+
 def used(engine: Engine, name: str) -> tuple[int, int]:
     windows = handlers.usage(SqlUnitOfWork(engine), name).windows
     return windows[0].used, windows[1].used
@@ -66,6 +73,7 @@ def outcome(request_id: UUID, status: str = "succeeded", input_tokens: int | Non
 def test_many_sessions_at_once_never_admit_more_than_a_window_holds(engine: Engine) -> None:
     limit, each, sessions = 500, 7, 16
     tenant(engine, "acme", TokenQuota(per_minute=limit))
+    wait_for_a_minute_with_seconds_left(10)  # the requests' minutes are then the windows they were charged in
     outcomes: Counter[str] = Counter()
     start = threading.Barrier(sessions)
 
@@ -165,4 +173,7 @@ def test_the_estimate_uses_the_models_tokenizer_and_is_never_below_what_the_mode
     read = encoder_tokens(encoder, texts)
     assert estimates[:2] == read[:2]  # untruncated texts: the same tokens, [CLS] and [SEP] included
     assert estimates[2] == 402 > read[2] == encoder.max_seq_length  # the model truncates; the estimate does not
-    assert estimator.estimate("plain", "one two, three") == 4  # no tokenizer: words and punctuation
+    assert estimator.estimate("plain", "one two, thrée") == 17  # no tokenizer: UTF-8 bytes + 2, an upper bound
+    with engine.begin() as conn:  # a tool registering the action without naming a tokenizer keeps it
+        store.register_action(conn, spec.action, spec.name, spec.labels)
+    assert TokenEstimator(SqlUnitOfWork(engine)).estimate(spec.action, texts[0]) == read[0]

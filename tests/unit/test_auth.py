@@ -134,7 +134,7 @@ def test_a_submission_over_the_token_quota_is_429_naming_the_limit_and_nothing_i
     client: FlaskClient, uow: FakeUnitOfWork
 ) -> None:
     uow.tables.token_limits["acme"] = 10
-    six_words = {"action": "sentiment", "text": "one two three four five six"}  # no tokenizer: words
+    six_words = {"action": "sentiment", "text": "four"}  # no tokenizer: UTF-8 bytes + 2, six tokens
     assert client.post("/v1/inference", json=six_words, headers=bearer(ACME_KEY)).status_code == 202
     refused = client.post("/v1/inference", json=six_words, headers=bearer(ACME_KEY))
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "30"

@@ -43,6 +43,8 @@ def resolving(*addresses: str):  # type: ignore[no-untyped-def]
         "fc00::1",
         "fe80::1%eth0",
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
         "224.0.0.1",
     ],
 )
@@ -84,7 +86,8 @@ class FakeCallbacks:
         claimed, self.due = self.due[:limit], self.due[limit:]
         return claimed
 
-    def record(self, attempt: Attempt, delivered: bool, retry_at: datetime | None) -> None:
+    def record(self, attempt: Attempt, claimed: DueCallback, delivered: bool, retry_at: datetime | None) -> None:
+        assert claimed.request_id == attempt.request_id
         self.recorded.append((attempt, delivered, retry_at))
 
 

@@ -11,9 +11,11 @@ message to its dead-letter queue.
 
 With a priority lane (a second queue, e.g. a model's queue for high-priority requests), one more
 receiver long-polls it all the time, and its messages go to the front of the inbox: the next
-batch starts with them, ahead of whatever normal backlog is buffered. Only the normal queue's
-messages count against the inbox's room (backpressure), so a full inbox never holds a lane's
-message back. Every message is settled (deleted, backed off, released) on the queue it came from.
+batch starts with them, ahead of whatever normal backlog is buffered. Each queue has its own room
+in the inbox (backpressure: ``2 * batch_size`` normal messages, ``batch_size`` of the lane's), so a
+full inbox of normal messages never holds a lane's message back. Every message is settled
+(deleted, backed off, released) on the queue it was received from (known by its receipt handle,
+which is new at each receive). The lane is strict: a lane that never empties starves the normal queue.
 
 A handler never deletes: it returns which messages failed and why. Stopping (SIGTERM)
 finishes the batch in hand, makes whatever is still buffered visible again at once, and
@@ -107,9 +109,12 @@ class QueueConsumer:
         self._settings = settings
         self._stop = threading.Event()
         self._queue_has_more = threading.Event()  # the last receive from the normal queue came back full
-        self._room = threading.BoundedSemaphore(2 * settings.batch_size)  # the normal queue's inbox places
+        self._room = {  # each queue's places in the inbox
+            _NORMAL: threading.BoundedSemaphore(2 * settings.batch_size),
+            _LANE: threading.BoundedSemaphore(settings.batch_size),
+        }
         self._arrivals = itertools.count()
-        self._from_lane: set[str] = set()  # ids of the messages in hand that came from the lane
+        self._from_lane: set[str] = set()  # receipt handles of the messages in hand that came from the lane
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,26 +171,28 @@ class QueueConsumer:
             failures = {m.message_id: exc for m in messages}
         done = [m for m in messages if m.message_id not in failures]
         failed = [m for m in messages if m.message_id in failures]
-        for source, settled in self._by_source(done):
-            refused = source.delete(settled)
-            if refused:
-                log.warning("SQS refused to delete %d messages; they will be redelivered", len(refused))
-        for source, settled in self._by_source(failed):
-            for message in settled:
-                log.warning(
-                    "message %s failed (receive %d): %s",
-                    message.message_id,
-                    message.receive_count,
-                    failures[message.message_id],
-                )
-                source.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
-        self._from_lane.difference_update(m.message_id for m in messages)
+        try:
+            for source, settled in self._by_source(done):
+                refused = source.delete(settled)
+                if refused:
+                    log.warning("SQS refused to delete %d messages; they will be redelivered", len(refused))
+            for source, settled in self._by_source(failed):
+                for message in settled:
+                    log.warning(
+                        "message %s failed (receive %d): %s",
+                        message.message_id,
+                        message.receive_count,
+                        failures[message.message_id],
+                    )
+                    source.change_visibility([message], backoff_seconds(message.receive_count, self._settings))
+        finally:
+            self._from_lane.difference_update(m.receipt_handle for m in messages)
         return failures
 
     def _by_source(self, messages: Sequence[ReceivedMessage]) -> list[tuple[Queue, list[ReceivedMessage]]]:
         """The messages grouped by the queue they came from (the normal queue's first, as ever)."""
-        lane = [m for m in messages if m.message_id in self._from_lane]
-        normal = [m for m in messages if m.message_id not in self._from_lane]
+        lane = [m for m in messages if m.receipt_handle in self._from_lane]
+        normal = [m for m in messages if m.receipt_handle not in self._from_lane]
         return [(q, group) for q, group in ((self._queue, normal), (self._lane, lane)) if group and q is not None]
 
     def _process_in_slot(self, batch: Sequence[ReceivedMessage], slots: threading.BoundedSemaphore) -> None:
@@ -209,7 +216,7 @@ class QueueConsumer:
                 self._stop.wait(1.0)
                 continue
             if rank == _LANE:
-                self._from_lane.update(m.message_id for m in messages)
+                self._from_lane.update(m.receipt_handle for m in messages)
             elif len(messages) == self._settings.max_messages:  # before the put: a batch sees its receive's verdict
                 self._queue_has_more.set()
             else:
@@ -220,17 +227,19 @@ class QueueConsumer:
                     return
 
     def _put(self, inbox: queue.PriorityQueue[_Entry], rank: int, message: ReceivedMessage) -> bool:
-        """Wait for room in the inbox (the normal queue's backpressure); False if the consumer stops first."""
-        while rank == _NORMAL and not self._room.acquire(timeout=_IDLE_TICK_SECONDS):
+        """Wait for room in the inbox (backpressure, each queue its own); False if the consumer stops first."""
+        while not self._room[rank].acquire(timeout=_IDLE_TICK_SECONDS):
             if self._stop.is_set():
                 return False
+        if self._stop.is_set():  # stopping: what it has drained is being released; so is this
+            self._room[rank].release()
+            return False
         inbox.put((rank, next(self._arrivals), message))
         return True
 
     def _take(self, entry: _Entry) -> ReceivedMessage:
         rank, _, message = entry
-        if rank == _NORMAL:
-            self._room.release()
+        self._room[rank].release()
         return message
 
     def _next_batch(self, inbox: queue.PriorityQueue[_Entry]) -> list[ReceivedMessage]:
