@@ -73,13 +73,9 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
 def get_inference(request_id: str) -> Response:
     parsed_id = parse_id(request_id, "inference request")
     wait = _parse_wait(request.args.get("wait"), deps().settings.max_wait_seconds)
-    deadline = time.monotonic() + wait
-    while True:
-        stored, labels = handlers.read_request(deps().uow, current_tenant(), parsed_id)
-        remaining = deadline - time.monotonic()
-        if stored.status in FINISHED or remaining <= 0 or deps().waiter.stopping:
-            return jsonify(request_record(stored, labels))
-        deps().waiter.wait(parsed_id, remaining)
+    first = handlers.read_request(deps().uow, current_tenant(), parsed_id)
+    *_, (stored, labels) = _reads(parsed_id, first, wait)  # the last read: finished, or the wait is over
+    return jsonify(request_record(stored, labels))
 
 
 @bp.get("/v1/inference/<request_id>/events")
@@ -105,21 +101,31 @@ def _status_events(
     request_id: UUID, first: tuple[StoredRequest, list[HumanLabel]], sent_status: str | None
 ) -> Iterator[str]:
     yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
-    deadline = time.monotonic() + deps().settings.max_stream_seconds
     last_sent = time.monotonic()
-    stored, labels = first
-    while True:
+    for stored, labels in _reads(request_id, first, deps().settings.max_stream_seconds):
         if stored.status != sent_status:
             record = json.dumps(request_record(stored, labels), separators=(",", ":"))
             yield f"event: status\nid: {stored.status}\ndata: {record}\n\n"
             sent_status, last_sent = stored.status, time.monotonic()
-        if stored.status in FINISHED or time.monotonic() >= deadline or deps().waiter.stopping:
-            return
-        if time.monotonic() - last_sent >= SSE_KEEPALIVE_SECONDS:
+        elif time.monotonic() - last_sent >= SSE_KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"  # a comment: keeps proxies from closing an idle stream
             last_sent = time.monotonic()
-        deps().waiter.wait(request_id, deadline - time.monotonic())  # woken by its finish, else a 1 s slice
-        stored, labels = handlers.read_request(deps().uow, current_tenant(), request_id)
+
+
+def _reads(
+    request_id: UUID, first: tuple[StoredRequest, list[HumanLabel]], seconds: float
+) -> Iterator[tuple[StoredRequest, list[HumanLabel]]]:
+    """`first`, then the request read again each time the waiter wakes (its finish notified, else a
+    one-second slice), until it finishes, `seconds` have passed or the server is stopping."""
+    deadline = time.monotonic() + seconds
+    read = first
+    while True:
+        yield read
+        remaining = deadline - time.monotonic()
+        if read[0].status in FINISHED or remaining <= 0 or deps().waiter.stopping:
+            return
+        deps().waiter.wait(request_id, remaining)
+        read = handlers.read_request(deps().uow, current_tenant(), request_id)
 
 
 @bp.post("/v1/inference/<request_id>/feedback")

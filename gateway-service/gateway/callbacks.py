@@ -31,6 +31,7 @@ Invariants:
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import ipaddress
@@ -66,6 +67,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: its las
 
 Resolve = Callable[[str, int], Sequence[str]]  # host, port -> the addresses it resolves to
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="callback-dns")
 
 
 class CallbackRefused(ValueError):
@@ -146,8 +148,19 @@ def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddre
     return ip.ipv4_mapped or ip.sixtofour or ip
 
 
-def resolve_host(host: str, port: int) -> list[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+def resolve_host(host: str, port: int, timeout: float = TIMEOUT_SECONDS) -> list[str]:
+    """The addresses `host` resolves to; ``OSError`` (a failed attempt, retried) past `timeout`.
+
+    ``getaddrinfo`` has no timeout of its own and a slow resolver would hold the loop, and with it
+    every other tenant's callbacks; it runs on a small pool instead, where a lookup that hangs
+    ties up one of its threads until the system resolver gives up.
+    """
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = lookup.result(timeout)
+    except concurrent.futures.TimeoutError:
+        raise OSError(f"resolving {host} took more than {timeout:g} s") from None
+    return [str(info[4][0]) for info in infos]
 
 
 class Poster(Protocol):

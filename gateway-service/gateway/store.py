@@ -211,8 +211,9 @@ class SqlTransaction:
     def token_usage(self, tenant: str) -> TokenUsage:
         return _usage(self._conn.execute(_TOKEN_USAGE, {"tenant": tenant}).one())
 
-    def tokenizer(self, action: str) -> str | None:
-        return self._conn.execute(select(model_actions.c.tokenizer).where(model_actions.c.action == action)).scalar()
+    def tokenizers(self) -> dict[str, str]:
+        a = model_actions.c
+        return dict(self._conn.execute(select(a.action, a.tokenizer).where(a.tokenizer.is_not(None))).tuples().all())
 
     def request(self, tenant: str, request_id: UUID) -> StoredRequest | None:
         r = inference_requests.c

@@ -10,44 +10,46 @@ action without a tokenizer is estimated as its UTF-8 bytes plus two: an upper bo
 tokenizer whose tokens each cover a byte or more, with a start and an end token (its model's
 answer gives the excess back).
 
-A process keeps an action's tokenizer for ``TOKENIZER_CACHE_SECONDS``.
+A process keeps the catalogue's tokenizers for ``TOKENIZER_CACHE_SECONDS`` and loads them all at
+once, so a name that is no action (the submit refuses it) costs one lookup in memory and is never
+cached: a client cannot fill the cache with made-up names. An action registered since the last load
+is estimated by its bytes (an upper bound) until the next one.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
-from cachetools import TTLCache
 from tokenizers import Tokenizer
 
 from gateway.unit_of_work import UnitOfWork
 
 TOKENIZER_CACHE_SECONDS = 300
-_CACHED_ACTIONS = 256
 
 
 class TokenEstimator:
     def __init__(self, uow: UnitOfWork, cache_seconds: float = TOKENIZER_CACHE_SECONDS) -> None:
         self._uow = uow
-        self._cache: TTLCache[str, Tokenizer | None] = TTLCache(_CACHED_ACTIONS, cache_seconds)
+        self._cache_seconds = cache_seconds
+        self._tokenizers: dict[str, Tokenizer] = {}
+        self._expires = 0.0  # monotonic
         self._lock = threading.Lock()
 
     def estimate(self, action: str, text: str) -> int:
-        tokenizer = self._tokenizer(action)
+        tokenizer = self._catalogue().get(action)
         if tokenizer is None:
             return len(text.encode()) + 2
         return len(tokenizer.encode(text).ids)
 
-    def _tokenizer(self, action: str) -> Tokenizer | None:
-        with self._lock:
-            if action in self._cache:
-                return self._cache[action]
-        with self._uow.transaction() as tx:
-            declared = tx.tokenizer(action)
-        tokenizer = _load(declared) if declared is not None else None
-        with self._lock:
-            self._cache[action] = tokenizer
-        return tokenizer
+    def _catalogue(self) -> dict[str, Tokenizer]:
+        with self._lock:  # one thread reloads; the others wait for it rather than load it again
+            if time.monotonic() >= self._expires:
+                with self._uow.transaction() as tx:
+                    declared = tx.tokenizers()
+                self._tokenizers = {action: _load(json) for action, json in declared.items()}
+                self._expires = time.monotonic() + self._cache_seconds
+            return self._tokenizers
 
 
 def _load(tokenizer_json: str) -> Tokenizer:

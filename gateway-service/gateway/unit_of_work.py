@@ -155,8 +155,8 @@ class Transaction(Protocol):
 
     def token_usage(self, tenant: str) -> TokenUsage: ...
 
-    def tokenizer(self, action: str) -> str | None:
-        """The action's tokenizer.json, if its model declares one."""
+    def tokenizers(self) -> dict[str, str]:
+        """Each action's tokenizer.json, for the actions whose model declares one."""
         ...
 
     def request(self, tenant: str, request_id: UUID) -> StoredRequest | None: ...

@@ -168,6 +168,7 @@ class _GatewayTables:
     token_limits: dict[str, int] = field(default_factory=dict)
     tokens_used: dict[str, int] = field(default_factory=dict)
     reserved: dict[uuid.UUID, int] = field(default_factory=dict)
+    tokenizers: dict[str, str] = field(default_factory=dict)  # action -> tokenizer.json
 
 
 class FakeUnitOfWork:
@@ -234,8 +235,8 @@ class FakeTransaction:
         used, limit = self.tables.tokens_used.get(tenant, 0), self.tables.token_limits.get(tenant)
         return TokenUsage(FAKE_NOW, (TokenWindow("minute", FAKE_NOW, FAKE_NOW + timedelta(seconds=30), used, limit),))
 
-    def tokenizer(self, action: str) -> str | None:
-        return None
+    def tokenizers(self) -> dict[str, str]:
+        return dict(self.tables.tokenizers)
 
     def request(self, tenant: str, request_id: uuid.UUID) -> StoredRequest | None:
         request = self.tables.requests.get(request_id)

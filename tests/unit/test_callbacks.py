@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from gateway.callbacks import (
     DueCallback,
     deliver_due,
     refuse_literal,
+    resolve_host,
     sign,
     vet,
 )
@@ -151,3 +155,13 @@ def test_a_refused_destination_or_a_missing_secret_is_given_up_at_once_without_a
     assert [(delivered, retry_at) for _, delivered, retry_at in store.recorded] == [(False, None), (False, None)]
     assert "not a public address" in (store.recorded[0][0].error or "")
     assert "no callback secret" in (store.recorded[1][0].error or "")
+
+
+def test_a_resolver_that_hangs_fails_the_attempt_in_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    released = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: released.wait(10))
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"took more than 0\.2 s"):
+        resolve_host("slow.example", 443, timeout=0.2)
+    assert time.monotonic() - started < 2
+    released.set()
