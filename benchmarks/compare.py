@@ -160,7 +160,7 @@ class AwsCalls:
         time.sleep(0.6)  # one write interval, so the files hold what was done until now
         counts: Counter[str] = Counter()
         for file in self.root.glob("*/*.json"):
-            for operation, n in json.loads(file.read_text()).items():
+            for operation, n in json.loads(file.read_text())["calls"].items():
                 counts[f"{file.parent.name} {operation}"] += n
         return counts
 

@@ -7,6 +7,7 @@ resource names, so it never touches a ``make up`` running beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import make_url
 
 import devstack
+import support.iam
 from inference_core.db.engine import make_engine
 from inference_core.db.migrate import upgrade
 from inference_core.settings import STACK_ENV_FILE, AwsSettings, Env
@@ -85,17 +87,33 @@ def platform(stack: Stack) -> Iterator[Platform]:
     gateway_config = devstack.StackConfig(
         **{**stack.config.__dict__, "extra_env": {**stack.config.extra_env, "AWS_ENDPOINT_URL": proxy.url}}
     )
+    calls_dir = stack.config.run_dir / "aws-calls"
+
+    def as_service(config: devstack.StackConfig, service: str) -> devstack.StackConfig:
+        """`config` for a process of `service`: it writes the AWS permissions it used (support.iam)."""
+        counts = {"AWS_CALL_COUNTS_DIR": str(calls_dir / service)}
+        return dataclasses.replace(config, extra_env={**config.extra_env, **counts})
+
     processes: dict[str, devstack.Process] = {}
     try:
-        processes["worker"] = devstack.start_worker(stack.config, "sentiment")
-        processes["embedding-worker"] = devstack.start_worker(stack.config, "embedding")  # every action is served
-        processes["dispatcher"] = devstack.start_dispatcher(gateway_config)
-        processes["gateway"] = devstack.start_gateway(gateway_config, workers=2, threads=8, graceful_timeout=3)
-        yield Platform(stack, gateway_config.gateway_url, proxy, processes)
+        processes["worker"] = devstack.start_worker(as_service(stack.config, "worker-sentiment"), "sentiment")
+        processes["embedding-worker"] = devstack.start_worker(  # every action is served
+            as_service(stack.config, "worker-embedding"), "embedding"
+        )
+        processes["dispatcher"] = devstack.start_dispatcher(as_service(gateway_config, "dispatcher"))
+        processes["gateway"] = devstack.start_gateway(
+            as_service(gateway_config, "gateway"), workers=2, threads=8, graceful_timeout=3
+        )
+        yield Platform(stack, gateway_config.gateway_url, proxy, processes, calls_dir)
     finally:
         for process in reversed(processes.values()):
             process.stop()
         proxy.close()
+    # Everything the suite made the platform do stayed inside each service's IAM policy.
+    outside = {
+        s.name: support.iam.outside_policy(stack, s.name, support.iam.permissions_used(s)) for s in calls_dir.iterdir()
+    }
+    assert {service: found for service, found in outside.items() if found} == {}
 
 
 @pytest.fixture

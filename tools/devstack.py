@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psutil
 
+from inference_core.catalog import discover
 from inference_core.settings import STACK_ENV_FILE, write_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -410,7 +411,7 @@ def start_localstack(config: StackConfig) -> Process | None:
     log(f"starting LocalStack on {config.aws_endpoint}")
     process = spawn(
         f"localstack-{config.localstack_port}",
-        [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
+        [str(LOCALSTACK_PYTHON), str(ROOT / "localstack" / "loopback.py")],  # bound to loopback, not 0.0.0.0
         env,
         config.run_dir / "logs",
         LOCALSTACK_GRACE_SECONDS,
@@ -536,12 +537,14 @@ def start_label_studio(config: StackConfig) -> Process | None:
 
 
 def bootstrap(config: StackConfig, republish_unfinished: bool = False) -> None:
-    """Migrations, AWS resources and the action catalogue (idempotent).
+    """AWS resources, then migrations and the action catalogue, with the commands a deployment runs
+    (idempotent), then the dev tenant.
 
     `republish_unfinished`: LocalStack was started empty, so the queued events of earlier requests are gone.
     """
+    run_step(config, [str(VENV_BIN / "inference-aws"), "provision"])
     flags = ["--republish-unfinished"] if republish_unfinished else []
-    run_step(config, [str(VENV_BIN / "python"), str(ROOT / "localstack" / "bootstrap.py"), *flags])
+    run_step(config, [str(VENV_BIN / "gateway-admin"), "setup", *flags])
     ensure_dev_key(config)
 
 
@@ -585,7 +588,7 @@ def run_step(config: StackConfig, argv: Sequence[str]) -> None:
 
 
 def model_names(models_dir: Path) -> list[str]:
-    return sorted(p.parent.name for p in models_dir.glob("*/model.toml"))
+    return [spec.name for spec in discover(models_dir)]
 
 
 def start_gateway(

@@ -1,5 +1,8 @@
-"""``gateway-admin``: the operator's tenants and API keys.
+"""``gateway-admin``: the gateway's database, and the operator's tenants and API keys.
 
+    gateway-admin setup [--republish-unfinished]
+                  (migrate the database, make each model folder's action known; idempotent: a Helm
+                   pre-install/pre-upgrade hook or `make up` runs it; the flag is for a broker that lost its queues)
     gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit]
                                       [--tokens-per-minute N] [--tokens-per-day N] [--high-priority] [--if-missing]
     gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list
@@ -12,8 +15,8 @@
                   (each with --high for the model's high-priority lane)
 
 A created key is printed once, alone on stdout (so a script can capture it); only its hash is kept.
-Reads DATABASE_URL, and the AWS settings for ``dlq`` (beside `make up`, from the stack's settings
-when unset). Exit status 1, with the reason on stderr, when the command cannot be done.
+Reads DATABASE_URL, MODELS_DIR for ``setup``, and the AWS settings for ``dlq`` (beside `make up`,
+from the stack's settings when unset). Exit status 1, with the reason on stderr, when the command cannot be done.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine
@@ -31,11 +35,14 @@ from sqlalchemy import Connection, Engine
 from gateway import dead_letters, store
 from gateway.auth import KEY_PREFIX, SHOWN_PREFIX_LENGTH, generate_key, hash_key
 from gateway.callbacks import generate_secret
+from gateway.outbox import republish_unfinished
 from gateway.store import NO_TOKEN_QUOTA, SqlFailedRequests, TokenQuota
 from gateway.unit_of_work import RateLimit
 from inference_core.aws.clients import aws_client
 from inference_core.aws.sqs import SqsQueue
+from inference_core.catalog import discover, read_tokenizer
 from inference_core.db.engine import make_engine
+from inference_core.db.migrate import upgrade
 from inference_core.settings import AwsSettings, Env, database_url, job_settings
 
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -133,11 +140,30 @@ def revoke_key(conn: Connection, key_id: int) -> str:
     return f"revoked key {key_id} ({revoked.prefix}...) of tenant {revoked.tenant}"
 
 
+def setup(engine: Engine, url: str, models_dir: Path, republish: bool) -> list[str]:
+    """Migrate the database, make each model folder's action known, and, for a broker that lost its
+    queues, make the events of unfinished requests pending again."""
+    upgrade(url)
+    specs = discover(models_dir)
+    with engine.begin() as conn:
+        for spec in specs:
+            store.register_action(conn, spec.action, spec.name, spec.labels, read_tokenizer(spec))
+        republished = republish_unfinished(conn) if republish else 0
+    lines = ["database migrated"] + [f"action {s.action!r} -> model {s.name}" for s in specs]
+    if republished:
+        lines.append(f"{republished} unfinished requests lost with the old queues are published again")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    engine = make_engine(job_settings(lambda: database_url(Env()), "gateway-admin"))
+    url = job_settings(lambda: database_url(Env()), "gateway-admin")
+    engine = make_engine(url)
     try:
-        if args.group == "dlq":
+        if args.group == "setup":
+            models_dir = Path(job_settings(lambda: Env().text("MODELS_DIR"), "gateway-admin"))
+            lines = setup(engine, url, models_dir, args.republish_unfinished)
+        elif args.group == "dlq":
             lines = _dead_letters(engine, args)
         else:
             with engine.begin() as conn:
@@ -267,8 +293,12 @@ def _limit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway-admin", description="Tenants and their API keys.")
+    parser = argparse.ArgumentParser(prog="gateway-admin", description="The database, tenants and their API keys.")
     groups = parser.add_subparsers(dest="group", required=True)
+    setup_command = groups.add_parser("setup", help="migrate the database, register the model folders' actions")
+    setup_command.add_argument(
+        "--republish-unfinished", action="store_true", help="publish unfinished requests again (the queues were lost)"
+    )
     tenants = groups.add_parser("tenants").add_subparsers(dest="command", required=True)
     default = f"{DEFAULT_RATE_LIMIT.per_second:g}/s, burst {DEFAULT_RATE_LIMIT.burst}"
     create = tenants.add_parser("create", help=f"create a tenant (rate limit by default {default})")

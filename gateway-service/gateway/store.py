@@ -427,7 +427,7 @@ def _usage(row: Row[Any]) -> TokenUsage:
 def register_action(
     conn: Connection, action: str, model_name: str, label_set: Sequence[str] = (), tokenizer: str | None = None
 ) -> None:
-    """Make an action known with its model's label set and tokenizer (bootstrap does this for every model folder)."""
+    """Make an action known with its label set and tokenizer (``gateway-admin setup`` does, per model folder)."""
     # Labels null: the model's results are not labels. No tokenizer: the gateway bounds by bytes. A
     # caller that names no tokenizer (a tool registering an action) leaves the one stored.
     values = {"model_name": model_name, "labels": list(label_set) or None, "tokenizer": tokenizer}

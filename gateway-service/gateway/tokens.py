@@ -4,8 +4,8 @@ The estimate is reserved against the quota (``handlers.submit``) and replaced by
 actually read when the request finishes (the worker's ``usage``). Invariants: an estimate is never
 below what the model will report, since nothing is truncated here and the model only cuts, so a
 reservation that fits is never topped up past the budget by its adjustment; and the gateway needs no
-model: it reads the tokenizer.json that the action's ``model.toml`` names, as bootstrap stored it
-in ``model_actions``, with Hugging Face ``tokenizers`` (Rust, tens of microseconds a text). An
+model: it reads the tokenizer.json that the action's ``model.toml`` names, as ``gateway-admin setup``
+stored it in ``model_actions``, with Hugging Face ``tokenizers`` (Rust, tens of microseconds a text). An
 action without a tokenizer is estimated as its UTF-8 bytes plus two: an upper bound for any
 tokenizer whose tokens each cover a byte or more, with a start and an end token (its model's
 answer gives the excess back).

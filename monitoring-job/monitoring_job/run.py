@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from inference_core.aws.s3 import REPORTS_PREFIX
 from inference_core.db.monitoring import LabelledAnswer, MetricRecord, Operations, RunRecord, TrafficRow
 from inference_core.db.schema import RunStatus
 from inference_core.reference import confidence_of, label_of
@@ -209,7 +210,7 @@ def report_key_for(model: str, version: str, window: Window) -> str:
     """``reports/<model>/v<version>/<yyyy>/<mm>/<dd>/<hh>.html`` (``<hh>-<MM>`` off the hour)."""
     start = window.start.astimezone(UTC)
     stem = f"{start:%H}" if start.minute == 0 else f"{start:%H-%M}"
-    return f"reports/{model}/v{version}/{start:%Y/%m/%d}/{stem}.html"
+    return f"{REPORTS_PREFIX}/{model}/v{version}/{start:%Y/%m/%d}/{stem}.html"
 
 
 def _sample(rows: Sequence[TrafficRow], features: Features) -> Sample:

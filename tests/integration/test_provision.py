@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from inference_core.aws.provision import ModelRoute, QueueSettings, Topology, provision
+from inference_core.aws.provision import BucketSettings, ModelRoute, QueueSettings, Topology, provision
 from inference_core.aws.sns import SnsPublisher
 from inference_core.aws.sqs import SqsQueue
 from inference_core.events import (
@@ -59,6 +59,40 @@ def test_queues_have_a_dlq_and_accept_only_the_topic(stack: Stack, topology: Pro
     assert int(redrive["maxReceiveCount"]) == 5  # the second run applied the default again
     (statement,) = json.loads(attributes["Policy"])["Statement"]
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == first.topic_arn
+
+
+def test_every_queue_is_encrypted_at_rest(stack: Stack, topology: Provisioned) -> None:
+    first, _ = topology
+    sqs = stack.client("sqs")
+    urls = [first.gateway_queue_url, *first.model_queue_urls.values(), *first.priority_queue_urls.values()]
+    urls += [
+        sqs.get_queue_url(QueueName=ResourceNames.dead_letter_queue(url.rsplit("/", 1)[-1]))["QueueUrl"] for url in urls
+    ]
+    encrypted = [
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["SqsManagedSseEnabled"])["Attributes"].get(
+            "SqsManagedSseEnabled"
+        )
+        for url in urls
+    ]
+    assert encrypted == ["true"] * 10
+
+
+def test_the_bucket_is_private_encrypted_and_expires_features_and_results(stack: Stack, topology: Provisioned) -> None:
+    _, names = topology
+    s3 = stack.client("s3")
+    blocked = s3.get_public_access_block(Bucket=names.bucket)["PublicAccessBlockConfiguration"]
+    assert blocked == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    (rule,) = s3.get_bucket_encryption(Bucket=names.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=names.bucket)["Rules"]
+    expiry = {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules if r["Status"] == "Enabled"}
+    assert expiry == {"features/": 30, "results/": 15}  # results outlive a dead letter (14 days) that names them
+    provision(stack.client("sns"), stack.client("sqs"), s3, names, ROUTES, bucket_settings=BucketSettings(7))
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=names.bucket)["Rules"]
+    assert {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules} == {"features/": 7, "results/": 15}
+    provision(stack.client("sns"), stack.client("sqs"), s3, names, ROUTES)  # as the module's other tests expect it
 
 
 def test_each_queue_receives_only_its_events(stack: Stack, topology: Provisioned) -> None:

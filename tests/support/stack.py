@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -38,6 +39,7 @@ class Platform:
     gateway_url: str
     proxy: SwitchableProxy  # between the gateway processes and AWS: switch it off to make SNS unreachable
     processes: dict[str, devstack.Process]
+    calls_dir: Path  # <service>/<pid>.json: the AWS permissions each process used (support.iam)
 
     def log(self, name: str) -> str:
         return (self.stack.config.run_dir / "logs" / f"{name}.log").read_text(errors="replace")

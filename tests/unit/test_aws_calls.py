@@ -42,7 +42,29 @@ def test_the_counts_are_written_to_the_directory_for_a_reader_outside(tmp_path: 
     deadline = time.monotonic() + 5
     while (
         time.monotonic() < deadline
-        and json.loads(target.read_text() if target.exists() else "{}").get("sns.ListTopics", 0) < 1
+        and json.loads(target.read_text() if target.exists() else '{"calls": {}}')["calls"].get("sns.ListTopics", 0) < 1
     ):
         time.sleep(0.1)
-    assert json.loads(target.read_text())["sns.ListTopics"] >= 1
+    written = json.loads(target.read_text())
+    assert written["calls"]["sns.ListTopics"] >= 1
+    assert written["permissions"]["sns:ListTopics *:"] >= 1
+
+
+def test_a_forked_child_writes_its_own_calls_to_a_file_of_its_own(tmp_path: Path) -> None:
+    sns = aws_client("sns", settings(tmp_path))
+    with Stubber(sns) as stub:
+        stub.add_response("list_topics", {"Topics": []})
+        sns.list_topics()
+    pid = os.fork()
+    if pid == 0:  # the child: one call of its own, then wait for its writer to write it
+        try:
+            with Stubber(sns) as stub:
+                stub.add_response("get_topic_attributes", {"Attributes": {}})
+                sns.get_topic_attributes(TopicArn="arn:aws:sns:us-east-1:1:t")
+            time.sleep(3 * calls.WRITE_EVERY_SECONDS)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child = json.loads((tmp_path / f"{pid}.json").read_text())
+    assert child["calls"] == {"sns.GetTopicAttributes": 1}  # not the parent's calls before the fork
+    assert child["permissions"] == {"sns:GetTopicAttributes topic:t": 1}

@@ -6,6 +6,12 @@ whose ``priority`` attribute is ``normal`` or absent, the priority lane for ``pr
 (its worker drains it first); a gateway queue for the workers' answers; one bucket. Every call
 converges to the same state, so it is safe to run on each start. Nothing here hard-codes an
 account, region or endpoint.
+
+At rest: every queue is encrypted with SQS-managed keys (SSE-SQS: no KMS key policy to keep in
+step with SNS) and the bucket with S3-managed keys; the bucket blocks every form of public access.
+Features expire after ``BucketSettings.features_expiry_days``; results objects outlive any message
+that can still name them (a dead letter is kept 14 days), then expire; reports and MLflow's
+artifacts are kept. ``inference_core.aws.iam`` names the same resources in each service's policy.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from inference_core.aws.s3 import FEATURES_PREFIX, RESULTS_PREFIX
 from inference_core.events import EventType
 from inference_core.settings import ResourceNames
 
@@ -24,6 +31,7 @@ from inference_core.settings import ResourceNames
 # a request without one (from a gateway before priorities, or republished) is normal.
 _NORMAL: list[Any] = ["normal", {"exists": False}]
 _HIGH: list[Any] = ["high"]
+_ENCRYPTED = {"SqsManagedSseEnabled": "true"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,12 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class BucketSettings:
+    # How long a batch's features stay in S3 for monitoring and retraining to read (S3_FEATURES_EXPIRY_DAYS).
+    features_expiry_days: int = 30
+
+
+@dataclass(frozen=True)
 class Topology:
     topic_arn: str
     bucket: str
@@ -60,9 +74,11 @@ def provision(
     names: ResourceNames,
     routes: Sequence[ModelRoute],
     queue_settings: QueueSettings = QueueSettings(),
+    bucket_settings: BucketSettings = BucketSettings(),
 ) -> Topology:
     topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
     _ensure_bucket(s3, names.bucket)
+    _protect_bucket(s3, names.bucket, _lifecycle_rules(bucket_settings, queue_settings))
     gateway_url = _ensure_subscribed_queue(
         sns,
         sqs,
@@ -103,6 +119,39 @@ def _ensure_bucket(s3: Any, bucket: str) -> None:
     s3.create_bucket(**kwargs)
 
 
+def _protect_bucket(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+
+def _lifecycle_rules(bucket: BucketSettings, queues: QueueSettings) -> list[dict[str, Any]]:
+    results_days = queues.dead_letter_retention_seconds // 86_400 + 1
+    return [
+        {
+            "ID": f"expire-{prefix}",
+            "Filter": {"Prefix": f"{prefix}/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": days},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        for prefix, days in ((FEATURES_PREFIX, bucket.features_expiry_days), (RESULTS_PREFIX, results_days))
+    ]
+
+
 def _ensure_queue(sqs: Any, name: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -119,7 +168,8 @@ def _ensure_subscribed_queue(
 ) -> str:
     dlq_url, dlq_arn = _ensure_queue(sqs, ResourceNames.dead_letter_queue(name))
     sqs.set_queue_attributes(
-        QueueUrl=dlq_url, Attributes={"MessageRetentionPeriod": str(settings.dead_letter_retention_seconds)}
+        QueueUrl=dlq_url,
+        Attributes={"MessageRetentionPeriod": str(settings.dead_letter_retention_seconds), **_ENCRYPTED},
     )
     # Attributes are set after creation so that a second run updates them instead of failing.
     url, arn = _ensure_queue(sqs, name)
@@ -131,6 +181,7 @@ def _ensure_subscribed_queue(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
             ),
             "Policy": json.dumps(_allow_topic_policy(arn, topic_arn)),
+            **_ENCRYPTED,
         },
     )
     subscription_arn = sns.subscribe(

@@ -1,8 +1,23 @@
-"""S3 adapter: the store for intermediate features."""
+"""S3 adapter: the one bucket, and what each of its prefixes holds.
+
+A prefix decides who may read or write its objects (``inference_core.aws.iam``) and how long they
+are kept (the bucket's lifecycle rules, ``inference_core.aws.provision``). MLflow keeps its
+artifacts under a prefix of its own (``mlflow/``), which neither touches.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+# <prefix>/<model>/v<version>/<yyyy>/<mm>/<dd>/<uuid>.npy: one array per batch, written by the model's
+# worker, read by the monitoring job; kept for S3_FEATURES_EXPIRY_DAYS.
+FEATURES_PREFIX = "features"
+# <prefix>/<model>/...: one JSON array per batch of results too large for their event (embeddings),
+# written by the worker and copied into PostgreSQL by the dispatcher.
+RESULTS_PREFIX = "results"
+# <prefix>/<model>/v<version>/<yyyy>/<mm>/<dd>/<hh>.html: the monitoring job's reports, which the
+# gateway serves; kept.
+REPORTS_PREFIX = "reports"
 
 
 class ObjectMissing(LookupError):

@@ -29,7 +29,7 @@ def find_topic_arn(client: Any, name: str) -> str:
         for topic in page.get("Topics", []):
             if topic["TopicArn"].rsplit(":", 1)[-1] == name:
                 return str(topic["TopicArn"])
-    raise TopicNotFound(f"SNS topic {name!r} does not exist; run the bootstrap (make up) first")
+    raise TopicNotFound(f"SNS topic {name!r} does not exist; run `inference-aws provision` (make up does) first")
 
 
 class SnsPublisher:

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from inference_core.aws.s3 import S3Store
+from inference_core.aws.s3 import FEATURES_PREFIX, RESULTS_PREFIX, S3Store
 
 
 class FeatureStore:
-    def __init__(self, store: S3Store, prefix: str = "features") -> None:
+    def __init__(self, store: S3Store, prefix: str = FEATURES_PREFIX) -> None:
         self._store = store
         self._prefix = prefix
 
@@ -36,7 +36,7 @@ class FeatureStore:
 
     def save_results(self, model_name: str, model_version: str, results: bytes) -> str:
         """Store a batch's results (a JSON array, row i is request i); returns the object's s3:// URI."""
-        key = self._key("results", model_name, model_version, "json")
+        key = self._key(RESULTS_PREFIX, model_name, model_version, "json")
         return self._store.put(key, results, content_type="application/json")
 
     @staticmethod
