@@ -16,7 +16,7 @@ MODEL_REQUIREMENTS := $(wildcard ml-models/models/*/requirements.txt)
 PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml */app/pyproject.toml))
 TYPED_PACKAGES := $(patsubst %/py.typed,%,$(wildcard */*/py.typed */app/*/py.typed))
 
-.PHONY: help venvs up monitor test test-unit lint bench bench-compare bench-drift bench-annotation clean
+.PHONY: help venvs promtool up monitor test test-unit lint bench bench-compare bench-drift bench-annotation clean
 
 help:
 	@echo "make up     - run the platform locally (PostgreSQL, LocalStack, MLflow, Label Studio, gateway, workers, jobs)"
@@ -28,7 +28,15 @@ help:
 	@echo "make bench-drift - false alarms and detection of the drift verdict per window size (make up running)"
 	@echo "make bench-annotation - annotation sync time for 1,000 and 10,000 candidate requests (make up running)"
 
-venvs: $(VENV)/.installed $(LS_VENV)/.installed $(LABEL_STUDIO_VENV)/.installed
+venvs: $(VENV)/.installed $(LS_VENV)/.installed $(LABEL_STUDIO_VENV)/.installed promtool
+
+# promtool checks and unit-tests the alert rules (observability/alerts.yaml); Debian's prometheus
+# package has it (the Prometheus server it also installs is not started).
+promtool:
+	@command -v promtool >/dev/null || { \
+		echo "installing promtool (Debian's prometheus package) for the alert-rule tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS)) $(MODEL_REQUIREMENTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

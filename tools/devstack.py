@@ -161,6 +161,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     grace_seconds: float
     infrastructure: bool = False  # LocalStack and MLflow: stopped after the platform's processes
+    metrics_url: str | None = None  # where its Prometheus metrics are (a worker's, the dispatcher's)
 
     @property
     def pid(self) -> int:
@@ -614,7 +615,8 @@ def start_gateway(
             *overrides,
             "gateway.app:create_app()",
         ],
-        config.env(),
+        # Its processes' metrics, added up at each scrape (gateway.gunicorn_config).
+        {**config.env(), "PROMETHEUS_MULTIPROC_DIR": str(config.run_dir / f"gateway-metrics-{config.gateway_port}")},
         config.run_dir / "logs",
         graceful + GUNICORN_MASTER_MARGIN_SECONDS,
     )
@@ -623,25 +625,30 @@ def start_gateway(
 
 
 def start_dispatcher(config: StackConfig) -> Process:
-    return spawn(
-        "gateway-dispatcher",
-        [str(VENV_BIN / "gateway-dispatcher")],
-        config.env(),
-        config.run_dir / "logs",
-        CONSUMER_GRACE_SECONDS,
-    )
+    env, metrics_url = _with_metrics_port(config.env())
+    logs = config.run_dir / "logs"
+    process = spawn("gateway-dispatcher", [str(VENV_BIN / "gateway-dispatcher")], env, logs, CONSUMER_GRACE_SECONDS)
+    process.metrics_url = metrics_url
+    return process
 
 
 def start_worker(config: StackConfig, model: str, extra_env: Mapping[str, str] | None = None) -> Process:
-    env = config.env()
-    env.update({"MODEL_NAME": model, **(extra_env or {})})
-    return spawn(
+    env, metrics_url = _with_metrics_port({**config.env(), "MODEL_NAME": model, **(extra_env or {})})
+    process = spawn(
         f"worker-{model}",
         [str(VENV_BIN / "model-runtime"), "serve"],
         env,
         config.run_dir / "logs",
         CONSUMER_GRACE_SECONDS,
     )
+    process.metrics_url = metrics_url
+    return process
+
+
+def _with_metrics_port(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """A free loopback port for the process's metrics (each deployed pod has its own 9100)."""
+    port = free_port()
+    return {**env, "METRICS_PORT": str(port), "METRICS_ADDRESS": "127.0.0.1"}, f"http://127.0.0.1:{port}/metrics"
 
 
 MONITORING_EVERY_MINUTES = 60  # the monitoring job judges each hour just after it ends

@@ -16,6 +16,7 @@ import botocore.exceptions
 import sqlalchemy.exc
 import yaml
 from flask import Blueprint, Flask, Response, jsonify, request, stream_with_context, url_for
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -32,6 +33,7 @@ from gateway.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from gateway.metrics import exposition
 from gateway.rate_limit import enforce_rate_limit
 from gateway.records import iso, request_record
 from gateway.unit_of_work import ActionRow, HumanLabel, StoredRequest
@@ -206,6 +208,12 @@ def readyz() -> Response:
     if any(value != "ok" for value in checks.values()):
         raise NotReady("dependencies are not reachable", {"checks": checks})
     return jsonify(status="ready", checks=checks)
+
+
+@probes.get("/metrics")
+def get_metrics() -> Response:
+    """Prometheus's text format: this server's figures, every gunicorn process's together."""
+    return Response(exposition(deps().settings.metrics_multiprocess_dir), mimetype=CONTENT_TYPE_LATEST)
 
 
 @probes.get("/openapi.json")

@@ -10,6 +10,7 @@ from flask import Flask
 from gateway.api import bp, probes, register_error_handlers
 from gateway.auth import Authenticator
 from gateway.dependencies import Dependencies
+from gateway.metrics import instrument
 from gateway.monitoring_api import bp as monitoring_bp
 from gateway.rate_limit import RedisRateLimiter
 from gateway.settings import THREADS_PER_PROCESS, Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         sns_client=aws_client("sns", settings.aws),
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),
     )
+    instrument(app)
     app.register_blueprint(probes)
     app.register_blueprint(bp)
     app.register_blueprint(monitoring_bp)

@@ -13,15 +13,17 @@ from functools import partial
 
 from gateway.callbacks import CallbackDeliverer, UrllibPoster
 from gateway.handlers import apply_worker_events
+from gateway.metrics import DispatcherMetrics, PlatformState
 from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
-from gateway.store import SqlCallbacks, SqlUnitOfWork
+from gateway.store import SqlCallbacks, SqlUnitOfWork, platform_state
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import SnsPublisher, find_topic_arn
 from inference_core.aws.sqs import SqsQueue
 from inference_core.db.engine import make_engine
+from inference_core.metrics import serve_metrics, watch_queues
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +53,24 @@ class Dispatcher:
                 loop.join(timeout=10)
 
 
-def build_dispatcher(settings: Settings) -> Dispatcher:
+def build_dispatcher(settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
     engine = make_engine(settings.database_url)
+
+    def state() -> PlatformState:
+        with engine.connect() as conn:
+            return platform_state(conn)
+
+    metrics.watch(state)
     sns = aws_client("sns", settings.aws)
     sqs = aws_client("sqs", settings.aws)
     publisher = SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic))
     stored_results = S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)
     queue = SqsQueue.named(sqs, settings.aws.names.gateway_queue)
+    dead_letters = SqsQueue.named(sqs, settings.aws.names.dead_letter_queue(settings.aws.names.gateway_queue))
+    watch_queues(metrics.registry, [queue, dead_letters])
     consumer = QueueConsumer(
         queue,
-        partial(apply_worker_events, SqlUnitOfWork(engine), stored_results),
+        partial(apply_worker_events, SqlUnitOfWork(engine), stored_results, observer=metrics),
         ConsumerSettings(
             wait_seconds=settings.consumer_wait_seconds,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,
@@ -77,8 +87,11 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    dispatcher = build_dispatcher(Settings.from_env())
+    settings = Settings.from_env()
+    metrics = DispatcherMetrics()
+    dispatcher = build_dispatcher(settings, metrics)
     dispatcher.consumer.install_signal_handlers()
+    serve_metrics(metrics.registry, settings.metrics)
     log.info("gateway dispatcher running")
     dispatcher.run()
     log.info("gateway dispatcher stopped")

@@ -19,18 +19,30 @@ the dev stack's own wait) must exceed ``graceful_timeout``.
 - While stopping, the event loop waits in short slices. Stock gthread then waits for socket events
   for the whole remaining grace and closes expired keep-alive connections only between waits, so
   one idle keep-alive client held every stop for the full ``graceful_timeout``.
+
+Metrics. Each worker process keeps its Prometheus figures in files under ``PROMETHEUS_MULTIPROC_DIR``
+and ``/metrics`` adds them up, whichever process answers (``gateway.metrics``). prometheus_client reads
+the variable when it is first imported, which is before any hook here runs, so the deployment sets
+it (the chart mounts an emptyDir, ``make up`` a folder of its run): with more than one worker and no
+such directory the server refuses to start rather than report one process's figures as the whole.
+The files of an earlier run are cleared when the server starts; a worker that exits is marked dead
+(its counters stay in the sums).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
+from prometheus_client import multiprocess
 
 from gateway.app import begin_shutdown
-from gateway.settings import THREADS_PER_PROCESS
+from gateway.settings import MULTIPROCESS_DIR_VARIABLE, THREADS_PER_PROCESS
 
 worker_class = "gateway.gunicorn_config.GatewayWorker"
 threads = THREADS_PER_PROCESS
@@ -38,6 +50,24 @@ graceful_timeout = 10  # seconds a stopping worker has to finish its in-flight r
 keepalive = 2  # seconds an idle keep-alive connection is kept, also while stopping
 
 _STOPPING_SLICE_SECONDS = 0.25
+
+
+def on_starting(server: Any) -> None:
+    named = os.environ.get(MULTIPROCESS_DIR_VARIABLE, "").strip()
+    if not named:
+        if server.cfg.workers > 1:
+            raise SystemExit(
+                f"set {MULTIPROCESS_DIR_VARIABLE} to an empty directory for {server.cfg.workers} processes' metrics"
+            )
+        return
+    directory = Path(named)
+    shutil.rmtree(directory, ignore_errors=True)  # figures of an earlier run would be added in
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE, "").strip():
+        multiprocess.mark_process_dead(worker.pid)
 
 
 class GatewayWorker(ThreadWorker):  # type: ignore[misc]

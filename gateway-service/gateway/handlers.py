@@ -21,7 +21,7 @@ from gateway.errors import (
     TokenQuotaExceeded,
     UnknownAction,
 )
-from gateway.unit_of_work import Caller, HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
+from gateway.unit_of_work import Caller, Finished, HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
 from gateway.validation import SubmitInference
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
@@ -146,12 +146,23 @@ class StoredResults(Protocol):
     def get(self, uri: str) -> bytes: ...
 
 
-def apply_worker_events(uow: UnitOfWork, stored: StoredResults, messages: Sequence[ReceivedMessage]) -> Failures:
+class OutcomesObserver(Protocol):
+    def applied(self, outcomes: Sequence[InferenceCompleted], finished: Sequence[Finished]) -> None:
+        """A committed transaction stored `finished`, of its `outcomes` (the others were duplicates)."""
+
+
+def apply_worker_events(
+    uow: UnitOfWork,
+    stored: StoredResults,
+    messages: Sequence[ReceivedMessage],
+    observer: OutcomesObserver | None = None,
+) -> Failures:
     """Apply a batch from the gateway queue in one transaction; if that fails, each event in its own.
 
     A message that carries a batch of outcomes is applied outcome by outcome on that path, so one
     that cannot be stored fails its message (retried, in the end dead-lettered) while its neighbours
-    are stored; on the retry they are duplicates, and ignored.
+    are stored; on the retry they are duplicates, and ignored. The `observer` hears of each
+    committed transaction's outcomes (the dispatcher's metrics).
     """
     failures: dict[str, Exception] = {}
     events: list[tuple[ReceivedMessage, Event]] = []
@@ -171,17 +182,27 @@ def apply_worker_events(uow: UnitOfWork, stored: StoredResults, messages: Sequen
         return failures
     try:
         with uow.transaction() as tx:
-            apply_events(tx, [event for _, event in events])
+            finished = apply_events(tx, [event for _, event in events])
     except Exception as exc:
         if len(events) > 1:
             log.warning("a batch of %d events failed (%s); applying them one by one", len(events), exc)
         for message, event in events:
             try:
                 with uow.transaction() as tx:
-                    apply_events(tx, [event])
+                    finished = apply_events(tx, [event])
             except Exception as single_exc:
                 failures[message.message_id] = single_exc
+            else:
+                _observe(observer, [event], finished)
+    else:
+        _observe(observer, [event for _, event in events], finished)
     return failures
+
+
+def _observe(observer: OutcomesObserver | None, events: Sequence[Event], finished: Sequence[Finished]) -> None:
+    outcomes = [event for event in events if isinstance(event, InferenceCompleted)]
+    if observer is not None and outcomes:
+        observer.applied(outcomes, finished)
 
 
 def _with_results(
@@ -216,17 +237,20 @@ def _read_results(stored: StoredResults, uri: str) -> list[Any] | Exception:
     return array if isinstance(array, list) else MalformedEvent(f"{uri} does not hold a JSON array of results")
 
 
-def apply_events(tx: Transaction, events: Sequence[Event]) -> None:
-    """Apply workers' events in the caller's transaction, each kind by its handler in ``HANDLERS``' order."""
+def apply_events(tx: Transaction, events: Sequence[Event]) -> list[Finished]:
+    """Apply workers' events in the caller's transaction, each kind by its handler in ``HANDLERS``' order;
+    the requests they finished."""
     by_type: dict[type[Event], list[Event]] = {}
     for event in events:
         by_type.setdefault(type(event), []).append(event)
+    finished: list[Finished] = []
     for event_type, handler in HANDLERS.items():
         if event_type in by_type:
-            handler(tx, by_type[event_type])
+            finished += handler(tx, by_type[event_type]) or []
+    return finished
 
 
-def finish(tx: Transaction, outcomes: Sequence[InferenceCompleted]) -> None:
+def finish(tx: Transaction, outcomes: Sequence[InferenceCompleted]) -> list[Finished]:
     """Store outcomes (each request's once) and announce each request this finished with job_completed."""
     finished = tx.record_outcomes(outcomes)
     if len(finished) < len(outcomes):
@@ -245,6 +269,7 @@ def finish(tx: Transaction, outcomes: Sequence[InferenceCompleted]) -> None:
             for f in finished
         ]
     )
+    return finished
 
 
 def mark_started(tx: Transaction, events: Sequence[InferenceBatchStarted]) -> None:
@@ -266,7 +291,7 @@ def record_serving(tx: Transaction, events: Sequence[ModelServing]) -> None:
 # outcomes lock their rows first, in id order (dispatchers side by side may wait for each other,
 # never in a cycle); started events then skip the rows another transaction holds; heartbeats (one
 # row per action) come last. (An inference_batch_response is applied as its outcomes.)
-HANDLERS: dict[type[Event], Callable[[Transaction, Any], None]] = {
+HANDLERS: dict[type[Event], Callable[[Transaction, Any], list[Finished] | None]] = {
     InferenceCompleted: finish,
     InferenceBatchStarted: mark_started,
     InferenceStarted: mark_started_one,

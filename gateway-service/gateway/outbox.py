@@ -161,5 +161,12 @@ def republish_unfinished(conn: Connection) -> int:
     return int(count)
 
 
+def backlog(conn: Connection) -> tuple[int, float]:
+    """Events not yet published, and the oldest one's age in seconds (0 when there is none)."""
+    age = func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0)
+    count, seconds = conn.execute(select(func.count(), age).where(outbox.c.published_at.is_(None))).one()
+    return int(count), float(seconds)
+
+
 def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one())

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gateway.callbacks import CallbackSettings
 from inference_core.aws.limits import MAX_SNS_MESSAGE_BYTES
+from inference_core.metrics import MetricsSettings
 from inference_core.settings import AwsSettings, Env, database_url
 
 # Requests a gateway process serves at once (gunicorn threads): a ?wait=N request holds one while it
 # waits. Its database pool holds as many connections, so a busy process never opens and closes them.
 THREADS_PER_PROCESS = 16
+# prometheus_client's own setting: where each process of a multi-process server writes its metrics
+# (read by prometheus_client when first imported; gunicorn_config sets it before that).
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # Leave room in the SNS message for the envelope and attributes around the request text.
 _MAX_BODY_CEILING = MAX_SNS_MESSAGE_BYTES // 2
@@ -37,6 +42,11 @@ class Settings:
     # Callbacks (gateway.callbacks): may they go to loopback, private and link-local addresses (no:
     # SSRF), and how long after its request finished one is retried before it is given up.
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    # The dispatcher's /metrics port (METRICS_PORT, METRICS_ADDRESS); the HTTP server answers /metrics itself.
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # Where gunicorn's processes keep their metrics for a scrape to add up (PROMETHEUS_MULTIPROC_DIR,
+    # which gateway.gunicorn_config sets when unset); None in a single process.
+    metrics_multiprocess_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,4 +70,6 @@ class Settings:
                     "CALLBACK_MAX_SECONDS", CallbackSettings.max_seconds, minimum=1, maximum=86_400
                 ),
             ),
+            metrics=MetricsSettings.from_env(env),
+            metrics_multiprocess_dir=Path(d) if (d := env.optional(MULTIPROCESS_DIR_VARIABLE)) else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -15,6 +16,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from gateway.callbacks import Attempt, DueCallback
 from gateway.feedback import RequestFacts, StoredLabel
+from gateway.metrics import PlatformState
+from gateway.outbox import backlog
 from gateway.records import request_record
 from gateway.unit_of_work import (
     ActionRow,
@@ -31,12 +34,14 @@ from inference_core.db.schema import (
     FINISHED_CHANNEL,
     LabelSource,
     RequestStatus,
+    RunStatus,
     api_keys,
     callback_attempts,
     callback_deliveries,
     inference_requests,
     labels,
     model_actions,
+    monitoring_runs,
     tenants,
     token_usage,
 )
@@ -162,7 +167,8 @@ _RECORD_OUTCOMES = text(
         ORDER BY id, status = :succeeded DESC
     ) AS o
     WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
-    RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at, r.reserved_tokens,
+    RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at, r.created_at,
+        r.reserved_tokens,
         pg_notify(:channel, r.id::text)
     """
 )
@@ -324,7 +330,16 @@ class SqlTransaction:
         if finished:
             self._conn.execute(_QUEUE_CALLBACKS, {"finished": [row.id for row in finished]})
         return [
-            Finished(row.id, row.tenant, row.action, row.status, row.model_name, row.model_version, row.completed_at)
+            Finished(
+                row.id,
+                row.tenant,
+                row.action,
+                row.status,
+                row.model_name,
+                row.model_version,
+                row.completed_at,
+                row.created_at,
+            )
             for row in finished
         ]
 
@@ -699,3 +714,22 @@ class SqlCallbacks:
                     duration_ms=attempt.duration_ms,
                 )
             )
+
+
+def platform_state(conn: Connection) -> PlatformState:
+    """What the dispatcher's metrics report at a scrape (``gateway.metrics.PlatformState``)."""
+    pending, oldest = backlog(conn)
+    a, m = model_actions.c, monitoring_runs.c
+    age = func.extract("epoch", func.now() - a.last_seen_at)
+    heartbeats = {
+        (row.action, row.model_name): math.inf if row.age is None else float(row.age)
+        for row in conn.execute(select(a.action, a.model_name, age.label("age")))
+    }
+    latest = conn.execute(
+        select(m.model, m.model_version, m.status)
+        .distinct(m.model)
+        .where(m.status.in_([RunStatus.OK.value, RunStatus.DRIFT.value]))  # a verdict, not a failed or thin run
+        .order_by(m.model, m.window_end.desc())
+    ).all()
+    verdicts = [(row.model, row.model_version, row.status == RunStatus.DRIFT.value) for row in latest]
+    return PlatformState(pending, oldest, heartbeats, verdicts)

@@ -131,6 +131,7 @@ class Finished:
     model_name: str
     model_version: str | None
     completed_at: datetime
+    submitted_at: datetime | None  # when the gateway accepted it
 
 
 class Transaction(Protocol):

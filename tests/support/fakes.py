@@ -303,6 +303,7 @@ class FakeTransaction:
                     outcome.model_name,
                     outcome.model_version,
                     outcome.completed_at,
+                    request.created_at,
                 )
             )
         return finished

@@ -34,6 +34,8 @@ Policy = dict[str, Any]
 # redrive policy and depth.
 _CONSUME = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:ChangeMessageVisibility")  # fmt: skip
+# What its metrics read of a dead-letter queue: its depth.
+_WATCH = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes")
 _PUBLISH = ("sns:Publish",)
 _FIND_TOPIC = "sns:ListTopics"
 
@@ -123,6 +125,7 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
         "gateway": [([_FIND_TOPIC], [ANY]), (["s3:GetObject"], [objects(REPORTS_PREFIX)])],
         "dispatcher": [
             (_CONSUME, queues(names.gateway_queue)),
+            (_WATCH, queues(ResourceNames.dead_letter_queue(names.gateway_queue))),
             (_PUBLISH, [topic]),
             ([_FIND_TOPIC], [ANY]),
             (["s3:GetObject"], [objects(RESULTS_PREFIX)]),
@@ -155,6 +158,7 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
     for model in models:
         grants[f"worker-{model}"] = [
             (_CONSUME, queues(*lanes(model))),
+            (_WATCH, queues(*(ResourceNames.dead_letter_queue(q) for q in lanes(model)))),
             (_PUBLISH, [topic]),
             ([_FIND_TOPIC], [ANY]),
             (["s3:PutObject"], [objects(FEATURES_PREFIX, model), objects(RESULTS_PREFIX, model)]),

@@ -142,10 +142,12 @@ def serve(settings: RuntimeSettings) -> None:
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
+    from inference_core.metrics import serve_metrics, watch_queues
     from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device, use_half_precision
     from model_runtime.features import FeatureStore
     from model_runtime.hot_swap import ChampionWatcher, load_version
+    from model_runtime.metrics import WorkerMetrics
     from model_runtime.periodic import Periodic
     from model_runtime.registry import ModelRegistry
     from model_runtime.worker import InferenceWorker, ModelSlot
@@ -165,8 +167,13 @@ def serve(settings: RuntimeSettings) -> None:
     slot = ModelSlot(load_version(spec, registry, ref, device, half))
 
     sns, sqs = aws_client("sns", settings.aws), aws_client("sqs", settings.aws)
-    queue = SqsQueue.named(sqs, settings.aws.names.model_queue(spec.name))
-    high_priority = SqsQueue.named(sqs, settings.aws.names.priority_queue(spec.name))  # drained first
+    names = settings.aws.names
+    lanes = (names.model_queue(spec.name), names.priority_queue(spec.name))
+    queue, high_priority = (SqsQueue.named(sqs, name) for name in lanes)  # the high-priority lane is drained first
+    metrics = WorkerMetrics(spec.name)
+    metrics.watch(lambda: slot.current)
+    dead_letters = [SqsQueue.named(sqs, names.dead_letter_queue(name)) for name in lanes]
+    watch_queues(metrics.registry, [queue, high_priority, *dead_letters])
     worker = InferenceWorker(
         slot,
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
@@ -175,6 +182,7 @@ def serve(settings: RuntimeSettings) -> None:
         settings.announce_started,
         settings.started_after_seconds,
         settings.inline_results_bytes,
+        metrics,
     )
     consumer = QueueConsumer(
         queue,
@@ -203,6 +211,7 @@ def serve(settings: RuntimeSettings) -> None:
     )
     heartbeat.start()
     watcher.start()
+    serve_metrics(metrics.registry, settings.metrics)
     log.info(
         "serving %s v%s for action %r on %s%s (%d threads, batches of up to %d), ready in %.1fs",
         spec.name,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference_core.metrics import MetricsSettings
 from inference_core.settings import AwsSettings, Env
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -50,6 +51,7 @@ class RuntimeSettings:
     # Where people's labels are (the platform's database): training adds them, promotion checks them.
     database_url: str | None = None
     human_held_out_min: int = 30  # fewer held-out human labels than this do not gate a promotion
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)  # the worker's /metrics port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -85,4 +87,5 @@ class RuntimeSettings:
             artifact_cache_dir=Path(cache) if (cache := env.optional("MODEL_ARTIFACT_CACHE_DIR")) else None,
             database_url=env.optional("DATABASE_URL"),
             human_held_out_min=env.integer("HUMAN_HELD_OUT_MIN", 30, minimum=1),
+            metrics=MetricsSettings.from_env(env),
         )

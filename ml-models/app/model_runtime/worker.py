@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from inference_core.events import (
     utcnow,
 )
 from model_runtime.base import AbstractModel, BatchOutput
+from model_runtime.metrics import WorkerMetrics
 from model_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -102,8 +104,10 @@ class InferenceWorker:
         announce_started: bool = True,
         started_after_seconds: float = RuntimeSettings.started_after_seconds,
         inline_results_bytes: int = RuntimeSettings.inline_results_bytes,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._slot = slot
+        self.metrics = metrics if metrics is not None else WorkerMetrics(slot.current.name)
         # One predict at a time: with batches handled concurrently, one batch's S3 and SNS
         # calls overlap the next batch's compute instead of competing with it for the cores.
         self._predict_lock = threading.Lock()
@@ -118,6 +122,7 @@ class InferenceWorker:
 
     def handle(self, messages: Sequence[ReceivedMessage]) -> Failures:
         served = self._slot.current  # the whole batch is served, and recorded, by one version
+        self.metrics.received(len(messages))
         failures: dict[str, Exception] = {}
         requests: list[tuple[ReceivedMessage, InferenceRequested]] = []
         for message in messages:
@@ -156,7 +161,12 @@ class InferenceWorker:
                 except Exception as exc:  # S3 or SNS down: the whole batch is retried later
                     failures.update({m.message_id: exc for m, _, _ in succeeded})
 
-        self._answer_final_failures(served, messages, failures)
+        dead_lettered = self._answer_final_failures(served, messages, failures)
+        answered_expired = len(expired - failures.keys())
+        self.metrics.handled("expired", answered_expired)
+        self.metrics.handled("succeeded", len(messages) - len(failures) - answered_expired)
+        self.metrics.handled("failed", len(failures))
+        self.metrics.handled("dead_lettered", dead_lettered)
         return failures
 
     def announce_serving(self) -> None:
@@ -186,7 +196,10 @@ class InferenceWorker:
     def _predict(self, served: ServedModel, texts: list[str]) -> tuple[datetime, list[_Row | Exception]]:
         """When the model took the batch, and per text its result and features, or the exception it raised."""
         with self._predict_lock:
-            return utcnow(), self._predict_unlocked(served, texts)
+            started_at, clock = utcnow(), time.perf_counter()
+            rows = self._predict_unlocked(served, texts)
+            self.metrics.predicted(len(texts), time.perf_counter() - clock)
+            return started_at, rows
 
     def _predict_unlocked(self, served: ServedModel, texts: list[str]) -> list[_Row | Exception]:
         try:
@@ -276,10 +289,11 @@ class InferenceWorker:
 
     def _answer_final_failures(
         self, served: ServedModel, messages: Sequence[ReceivedMessage], failures: Failures
-    ) -> None:
-        """On the last receive before the DLQ, tell the gateway the request failed for good."""
+    ) -> int:
+        """On the last receive before the DLQ, tell the gateway the request failed for good; how many
+        messages go to the DLQ."""
         if self._max_receive_count is None:
-            return
+            return 0
         final = [m for m in messages if m.message_id in failures and m.receive_count >= self._max_receive_count]
         answers: list[InferenceCompleted] = []
         for message in final:
@@ -297,6 +311,7 @@ class InferenceWorker:
                 self._publish_outcomes(served.action, answers)
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
+        return len(final)
 
 
 def _unanswered(served: ServedModel, request_id: UUID, status: OutcomeStatus, error: ErrorInfo) -> InferenceCompleted:

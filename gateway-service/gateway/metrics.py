@@ -1,0 +1,157 @@
+"""The gateway service's Prometheus metrics.
+
+The HTTP server answers ``GET /metrics`` (open, like ``/healthz``): requests by route template,
+method and status, and their duration (a submission's is ``route="/v1/inference", method="POST"``).
+gunicorn runs several processes behind one port, so with ``PROMETHEUS_MULTIPROC_DIR`` set (the
+gunicorn config sets one) each process keeps its figures in files there and a scrape, whichever
+process answers it, adds them all up.
+
+The dispatcher serves its own on ``METRICS_PORT`` (``inference_core.metrics``): outcomes stored by
+action and status, duplicates ignored, each request's time from accepted to stored by action and
+model version, and, read from PostgreSQL when Prometheus scrapes, the outbox's pending events and
+the oldest one's age, each action's latest worker heartbeat and each model's latest drift verdict
+(the alert rules' inputs: ``observability/alerts.yaml``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.unit_of_work import Finished
+from inference_core.events import InferenceCompleted
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+HTTP_REQUESTS = Counter(
+    "gateway_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "gateway_http_request_seconds",
+    "Time to answer an HTTP request, by route template and method.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def instrument(app: Flask) -> None:
+    """Count and time every request the app answers."""
+
+    @app.before_request
+    def _start_clock() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            HTTP_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
+        return response
+
+
+def exposition(multiprocess_dir: Path | None) -> bytes:
+    """The text a scrape gets: every gunicorn process's figures when they share `multiprocess_dir`."""
+    if multiprocess_dir is None:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))
+    return generate_latest(registry)
+
+
+class DispatcherMetrics:
+    """What the dispatcher applies (an ``handlers.OutcomesObserver``) and how far behind its relay is."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._stored = Counter(
+            "gateway_outcomes_stored",
+            "Requests finished by an outcome the dispatcher stored, by action and status.",
+            ["action", "status"],
+            registry=self.registry,
+        )
+        self._duplicates = Counter(
+            "gateway_duplicate_outcomes",
+            "Outcomes ignored because their request had finished (at-least-once delivery).",
+            registry=self.registry,
+        )
+        self._end_to_end = Histogram(
+            "gateway_request_seconds",
+            "From the gateway accepting a request to its outcome being stored, by action and model version.",
+            ["action", "model_version"],
+            buckets=END_TO_END_BUCKETS,
+            registry=self.registry,
+        )
+
+    def applied(self, outcomes: Sequence[InferenceCompleted], finished: Sequence[Finished]) -> None:
+        self._duplicates.inc(len(outcomes) - len(finished))
+        for done in finished:
+            self._stored.labels(done.action, done.status).inc()
+            if done.submitted_at is not None:
+                seconds = (done.completed_at - done.submitted_at).total_seconds()
+                self._end_to_end.labels(done.action, done.model_version or "").observe(max(0.0, seconds))
+
+    def watch(self, read: Callable[[], PlatformState]) -> None:
+        """Report what `read` finds in PostgreSQL at each scrape (one short transaction)."""
+        self.registry.register(_PlatformStateCollector(read))
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """What the database says at a scrape: the outbox's pending events and the oldest one's age, each
+    action's latest worker heartbeat (its age in seconds; infinite if none ever came), and each model's
+    latest monitoring verdict (model, version, drift or not)."""
+
+    outbox_pending: int
+    outbox_oldest_seconds: float
+    heartbeat_age_seconds: dict[tuple[str, str], float]  # (action, model) -> seconds
+    latest_verdicts: list[tuple[str, str, bool]]
+
+
+class _PlatformStateCollector(Collector):
+    def __init__(self, read: Callable[[], PlatformState]) -> None:
+        self._read = read
+
+    def describe(self) -> Iterable[Metric]:  # the names, without a query when registered
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        pending, oldest, heartbeat, drift = families = self._families()
+        state = self._read()  # the database down: the scrape fails, which is itself the signal
+        pending.add_metric([], state.outbox_pending)
+        oldest.add_metric([], state.outbox_oldest_seconds)
+        for (action, model), age in state.heartbeat_age_seconds.items():
+            heartbeat.add_metric([action, model], age)
+        for model, version, drifted in state.latest_verdicts:
+            drift.add_metric([model, version], 1.0 if drifted else 0.0)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily("gateway_outbox_pending_events", "Events stored but not yet published to SNS."),
+            GaugeMetricFamily(
+                "gateway_outbox_oldest_pending_seconds", "Age of the oldest event not yet published (0: none)."
+            ),
+            GaugeMetricFamily(
+                "gateway_action_heartbeat_age_seconds",
+                "Seconds since a worker serving the action last announced itself (+Inf: never).",
+                labels=["action", "model"],
+            ),
+            GaugeMetricFamily(
+                "monitoring_drift_detected",
+                "Whether the model's latest monitoring run found drift (1) or not (0), by the version it judged.",
+                labels=["model", "version"],
+            ),
+        ]
