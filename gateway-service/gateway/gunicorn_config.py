@@ -23,7 +23,7 @@ the dev stack's own wait) must exceed ``graceful_timeout``.
 Metrics. Each worker process keeps its Prometheus figures in files under ``PROMETHEUS_MULTIPROC_DIR``
 and ``/metrics`` adds them up, whichever process answers (``gateway.metrics``). prometheus_client reads
 the variable when it is first imported, which is before any hook here runs, so the deployment sets
-it (the chart mounts an emptyDir, ``make up`` a folder of its run): with more than one worker and no
+it (the image to ``/tmp``, ``make up`` to a folder of its run): with more than one worker and no
 such directory the server refuses to start rather than report one process's figures as the whole.
 The files of an earlier run are cleared when the server starts; a worker that exits is marked dead
 (its counters stay in the sums).
@@ -32,7 +32,6 @@ The files of an earlier run are cleared when the server starts; a worker that ex
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 from types import FrameType
@@ -61,8 +60,9 @@ def on_starting(server: Any) -> None:
             )
         return
     directory = Path(named)
-    shutil.rmtree(directory, ignore_errors=True)  # figures of an earlier run would be added in
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # prometheus_client's files: an earlier run's would be added in
+        stale.unlink(missing_ok=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
