@@ -38,6 +38,7 @@ from gateway.rate_limit import enforce_rate_limit
 from gateway.records import iso, request_record
 from gateway.unit_of_work import ActionRow, HumanLabel, StoredRequest
 from gateway.validation import parse_feedback, parse_json, parse_submission
+from inference_core import tracing
 from inference_core.aws.sns import find_topic_arn
 from inference_core.db.schema import FINISHED, LabelSource
 
@@ -54,6 +55,12 @@ probes = Blueprint("probes", __name__)  # open: health, readiness and the API's 
 
 @bp.post("/v1/inference")
 def submit_inference() -> tuple[Response, int, dict[str, str]]:
+    """Accept a request; its trace starts here (inference_core.tracing)."""
+    with tracing.server_span("POST /v1/inference", {"inference.tenant": current_tenant()}):
+        return _submit()
+
+
+def _submit() -> tuple[Response, int, dict[str, str]]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
     body = parse_json(request.get_data(cache=False))
@@ -64,7 +71,8 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
         except callbacks.CallbackRefused as exc:
             raise CallbackNotAllowed(f"callback_url: {exc}", {"field": "callback_url"}) from None
     tokens = deps().token_estimator.estimate(command.action, command.text)
-    submission = handlers.submit(deps().uow, current_caller(), command, tokens)
+    submission = handlers.submit(deps().uow, current_caller(), command, tokens, tracing.current_traceparent())
+    tracing.annotate({"inference.request_id": str(submission.request_id), "inference.action": command.action})
     headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"

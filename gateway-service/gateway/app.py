@@ -17,9 +17,11 @@ from gateway.settings import THREADS_PER_PROCESS, Settings
 from gateway.store import SqlUnitOfWork
 from gateway.tokens import TokenEstimator
 from gateway.waiting import FinishedWaiter
+from inference_core import tracing
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
 from inference_core.db.engine import make_engine
+from inference_core.settings import Env
 
 # A limiter that cannot answer this fast is treated as down (gateway.rate_limit fails open).
 REDIS_TIMEOUT_SECONDS = 0.5
@@ -28,6 +30,7 @@ REDIS_TIMEOUT_SECONDS = 0.5
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tracing.configure("inference-gateway", Env())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

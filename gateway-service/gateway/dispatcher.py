@@ -17,6 +17,7 @@ from gateway.metrics import DispatcherMetrics, PlatformState
 from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
 from gateway.store import SqlCallbacks, SqlUnitOfWork, platform_state
+from inference_core import tracing
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
@@ -24,6 +25,7 @@ from inference_core.aws.sns import SnsPublisher, find_topic_arn
 from inference_core.aws.sqs import SqsQueue
 from inference_core.db.engine import make_engine
 from inference_core.metrics import serve_metrics, watch_queues
+from inference_core.settings import Env
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ def build_dispatcher(settings: Settings, metrics: DispatcherMetrics) -> Dispatch
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    tracing.configure("inference-dispatcher", Env())
     metrics = DispatcherMetrics()
     dispatcher = build_dispatcher(settings, metrics)
     dispatcher.consumer.install_signal_handlers()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from gateway.errors import (
 )
 from gateway.unit_of_work import Caller, Finished, HumanLabel, StoredRequest, TokenUsage, Transaction, UnitOfWork
 from gateway.validation import SubmitInference
+from inference_core import tracing
 from inference_core.aws.consumer import Failures
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.db.schema import FINISHED
@@ -50,9 +52,11 @@ class Submission:
     replayed: bool
 
 
-def submit(uow: UnitOfWork, caller: Caller, command: SubmitInference, tokens: int) -> Submission:
+def submit(
+    uow: UnitOfWork, caller: Caller, command: SubmitInference, tokens: int, traceparent: str | None = None
+) -> Submission:
     """Store the tenant's request and its event, holding its estimated `tokens` against the tenant's
-    token quota; the outbox relay publishes it.
+    token quota; the outbox relay publishes it, carrying the trace `traceparent` names.
 
     An idempotency key is the tenant's own: used again with the same body, the original request is
     the answer (whatever the quota says now); with another body, a conflict. A request that does not
@@ -77,6 +81,7 @@ def submit(uow: UnitOfWork, caller: Caller, command: SubmitInference, tokens: in
         tenant=tenant,
         deadline_seconds=command.deadline_seconds,
         priority=command.priority,
+        traceparent=traceparent,
     )
     with uow.transaction() as tx:
         if tx.add_request(event, command.idempotency_key, command.fingerprint, tokens, command.callback_url):
@@ -180,6 +185,7 @@ def apply_worker_events(
     events = _with_results(events, stored, failures)
     if not events:
         return failures
+    started = time.time_ns()
     try:
         with uow.transaction() as tx:
             finished = apply_events(tx, [event for _, event in events])
@@ -187,22 +193,30 @@ def apply_worker_events(
         if len(events) > 1:
             log.warning("a batch of %d events failed (%s); applying them one by one", len(events), exc)
         for message, event in events:
+            started = time.time_ns()
             try:
                 with uow.transaction() as tx:
                     finished = apply_events(tx, [event])
             except Exception as single_exc:
                 failures[message.message_id] = single_exc
             else:
-                _observe(observer, [event], finished)
+                _committed(observer, [event], finished, started)
     else:
-        _observe(observer, [event for _, event in events], finished)
+        _committed(observer, [event for _, event in events], finished, started)
     return failures
 
 
-def _observe(observer: OutcomesObserver | None, events: Sequence[Event], finished: Sequence[Finished]) -> None:
+def _committed(
+    observer: OutcomesObserver | None, events: Sequence[Event], finished: Sequence[Finished], started_ns: int
+) -> None:
+    """Tell the observer, and each finished request's trace, what a committed transaction applied."""
     outcomes = [event for event in events if isinstance(event, InferenceCompleted)]
     if observer is not None and outcomes:
         observer.applied(outcomes, finished)
+    ended = time.time_ns()
+    for request in finished:
+        attributes = {"inference.request_id": str(request.request_id), "inference.status": request.status}
+        tracing.record_span("inference.apply", request.traceparent, started_ns, ended, attributes)
 
 
 def _with_results(

@@ -63,9 +63,9 @@ _INSERT_REQUEST = text(
     WITH inserted AS (
         INSERT INTO inference_requests
             (id, tenant, action, input_text, metadata, idempotency_key, request_fingerprint, deadline_seconds,
-             priority, callback_url, status, reserved_tokens)
+             priority, callback_url, status, reserved_tokens, traceparent)
         SELECT :id, :tenant, :action, :input_text, CAST(:metadata AS jsonb), :idempotency_key, :fingerprint,
-            :deadline_seconds, :priority, :callback_url, :status, :tokens
+            :deadline_seconds, :priority, :callback_url, :status, :tokens, :traceparent
         WHERE EXISTS (SELECT 1 FROM model_actions WHERE action = :action)
         ON CONFLICT (tenant, idempotency_key) DO NOTHING
         RETURNING id
@@ -168,7 +168,7 @@ _RECORD_OUTCOMES = text(
     ) AS o
     WHERE r.id = o.id AND r.id = ANY(:locked) AND r.status = ANY(:unfinished)
     RETURNING r.id, r.tenant, r.action, r.status, r.model_name, r.model_version, r.completed_at, r.created_at,
-        r.reserved_tokens,
+        r.traceparent, r.reserved_tokens,
         pg_notify(:channel, r.id::text)
     """
 )
@@ -206,6 +206,7 @@ class SqlTransaction:
             "callback_url": callback_url,
             "status": RequestStatus.QUEUED.value,
             "tokens": tokens,
+            "traceparent": event.traceparent,
         }
         return self._conn.execute(_INSERT_REQUEST, params | event_params(event)).first() is not None
 
@@ -339,6 +340,7 @@ class SqlTransaction:
                 row.model_version,
                 row.completed_at,
                 row.created_at,
+                row.traceparent,
             )
             for row in finished
         ]

@@ -132,6 +132,7 @@ class Finished:
     model_version: str | None
     completed_at: datetime
     submitted_at: datetime | None  # when the gateway accepted it
+    traceparent: str | None = None  # the trace its submission started
 
 
 class Transaction(Protocol):

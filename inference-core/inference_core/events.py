@@ -80,6 +80,9 @@ class InferenceRequested(_Event):
     # Not computed if it has waited this long in its model's queue (SQS message age); None: no deadline.
     deadline_seconds: int | None = Field(default=None, ge=1)
     priority: Priority | None = None  # None: normal (and from gateways that predate priorities)
+    # The W3C trace context of its submission (inference_core.tracing), also its message attribute;
+    # None when the gateway records no traces (or predates them).
+    traceparent: str | None = None
 
 
 class InferenceStarted(_Event):
@@ -240,8 +243,11 @@ def encode(event: Event) -> Message:
     # result of a few hundred floats (an embedding), which every answer carries.
     envelope = {"schema_version": SCHEMA_VERSION, "event_type": event_type.value, "data": event}
     attributes = {"event_type": event_type.value, "action": event.action}
-    if isinstance(event, InferenceRequested) and event.priority is not None:
-        attributes["priority"] = event.priority  # the model's subscriptions route on it
+    if isinstance(event, InferenceRequested):
+        if event.priority is not None:
+            attributes["priority"] = event.priority  # the model's subscriptions route on it
+        if event.traceparent is not None:
+            attributes["traceparent"] = event.traceparent  # W3C trace context, where tracers look for it
     return Message(body=to_json(envelope).decode(), attributes=attributes)
 
 

@@ -245,3 +245,21 @@ def test_an_answer_that_was_never_announced_as_started_keeps_the_start_it_carrie
     assert rows[carried].started_at == began
     assert began < rows[announced].started_at < rows[announced].completed_at  # the announcement came first
     assert rows[old_worker].started_at == rows[old_worker].completed_at
+
+
+def test_a_requests_trace_is_stored_with_it_and_returned_when_it_finishes(engine: Engine) -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with engine.begin() as conn:
+        store.create_tenant(conn, TENANT, None)
+        store.register_action(conn, ACTION, "m")
+    uow = SqlUnitOfWork(engine)
+    command = SubmitInference(ACTION, "traced", {}, None)
+    request_id = handlers.submit(uow, Caller(TENANT, 1), command, 1, traceparent).request_id
+    with engine.connect() as conn:
+        (attributes,) = conn.execute(
+            select(outbox.c.attributes).where(outbox.c.event_type == EventType.INFERENCE_REQUEST.value)
+        ).one()
+    assert attributes["traceparent"] == traceparent  # the message attribute tracers look for
+    with uow.transaction() as tx:
+        (finished,) = tx.record_outcomes([outcome(request_id)])
+    assert finished.traceparent == traceparent and finished.submitted_at is not None

@@ -169,6 +169,7 @@ class _GatewayTables:
     tokens_used: dict[str, int] = field(default_factory=dict)
     reserved: dict[uuid.UUID, int] = field(default_factory=dict)
     tokenizers: dict[str, str] = field(default_factory=dict)  # action -> tokenizer.json
+    traceparents: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 class FakeUnitOfWork:
@@ -211,6 +212,8 @@ class FakeTransaction:
             if (event.tenant, idempotency_key) in self.tables.idempotency_keys:
                 return False
             self.tables.idempotency_keys[(event.tenant, idempotency_key)] = event.request_id
+        if event.traceparent is not None:
+            self.tables.traceparents[event.request_id] = event.traceparent
         self.tables.requests[event.request_id] = StoredRequest(
             id=event.request_id,
             tenant=event.tenant,
@@ -304,6 +307,7 @@ class FakeTransaction:
                     outcome.model_version,
                     outcome.completed_at,
                     request.created_at,
+                    self.tables.traceparents.get(request_id),
                 )
             )
         return finished

@@ -103,6 +103,7 @@ inference_requests = Table(
     Column("deadline_seconds", Integer),
     Column("priority", Text),  # "high" or "normal" as sent; null: not given (normal)
     Column("callback_url", Text),  # POSTed the final record when the request finishes
+    Column("traceparent", Text),  # the trace its submission started (inference_core.tracing)
     Column("status", Text, nullable=False),
     Column("model_name", Text),
     Column("model_version", Text),

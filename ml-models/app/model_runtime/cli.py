@@ -137,12 +137,14 @@ def ensure_champions(settings: RuntimeSettings, limit: int | None) -> None:
 
 
 def serve(settings: RuntimeSettings) -> None:
+    from inference_core import tracing
     from inference_core.aws.clients import aws_client
     from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, max_receive_count
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
     from inference_core.metrics import serve_metrics, watch_queues
+    from inference_core.settings import Env
     from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device, use_half_precision
     from model_runtime.features import FeatureStore
@@ -154,6 +156,7 @@ def serve(settings: RuntimeSettings) -> None:
 
     if not settings.model_name:
         raise SystemExit("MODEL_NAME must be set to the model this worker serves")
+    tracing.configure(f"inference-worker-{settings.model_name}", Env())
     started = time.monotonic()
     spec = find(settings.models_dir, settings.model_name)
     device = select_device(settings.device)

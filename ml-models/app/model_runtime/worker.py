@@ -30,6 +30,7 @@ from uuid import UUID
 import numpy as np
 from pydantic_core import to_json
 
+from inference_core import tracing
 from inference_core.aws.consumer import Failures
 from inference_core.aws.limits import MAX_SNS_BODY_BYTES
 from inference_core.aws.sns import Publisher
@@ -145,6 +146,7 @@ class InferenceWorker:
                 if self._announce_started_events
                 else None
             )
+            clock = time.time_ns()
             try:
                 started_at, outputs = self._predict(served, [r.text for _, r in requests])
             finally:
@@ -160,6 +162,7 @@ class InferenceWorker:
                     failures.update(self._answer(served, succeeded, started_at))
                 except Exception as exc:  # S3 or SNS down: the whole batch is retried later
                     failures.update({m.message_id: exc for m, _, _ in succeeded})
+            _trace_predicted(served, requests, failures, clock)
 
         dead_lettered = self._answer_final_failures(served, messages, failures)
         answered_expired = len(expired - failures.keys())
@@ -312,6 +315,27 @@ class InferenceWorker:
             except Exception as exc:
                 log.error("could not publish %d final failures: %s", len(answers), exc)
         return len(final)
+
+
+def _trace_predicted(
+    served: ServedModel,
+    requests: list[tuple[ReceivedMessage, InferenceRequested]],
+    failures: Failures,
+    started_ns: int,
+) -> None:
+    """One span per request of the batch, in the request's own trace: from the batch's predict to its answer."""
+    if not tracing.enabled():
+        return
+    ended = time.time_ns()
+    for message, request in requests:
+        attributes = {
+            "inference.request_id": str(request.request_id),
+            "inference.model": served.name,
+            "inference.model_version": served.version,
+            "inference.batch_size": len(requests),
+            "inference.answered": message.message_id not in failures,
+        }
+        tracing.record_span("inference.predict", request.traceparent, started_ns, ended, attributes)
 
 
 def _unanswered(served: ServedModel, request_id: UUID, status: OutcomeStatus, error: ErrorInfo) -> InferenceCompleted:
