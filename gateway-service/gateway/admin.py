@@ -1,8 +1,9 @@
 """``gateway-admin``: the gateway's database, and the operator's tenants and API keys.
 
     gateway-admin setup [--republish-unfinished]
-                  (migrate the database, make each model folder's action known; idempotent: a Helm
-                   pre-install/pre-upgrade hook or `make up` runs it; the flag is for a broker that lost its queues)
+                  (migrate the database, make each model folder's action known; idempotent: `make up`
+                   runs it, a deployment's pre-install/pre-upgrade hook can; --republish-unfinished is for
+                   a broker that lost its queues)
     gateway-admin tenants create NAME [--rate R --burst B | --no-rate-limit]
                                       [--tokens-per-minute N] [--tokens-per-day N] [--high-priority] [--if-missing]
     gateway-admin tenants set NAME (--rate R --burst B | --no-rate-limit) | tenants list

@@ -152,13 +152,15 @@ def resolve_host(host: str, port: int, timeout: float = TIMEOUT_SECONDS) -> list
     """The addresses `host` resolves to; ``OSError`` (a failed attempt, retried) past `timeout`.
 
     ``getaddrinfo`` has no timeout of its own and a slow resolver would hold the loop, and with it
-    every other tenant's callbacks; it runs on a small pool instead, where a lookup that hangs
-    ties up one of its threads until the system resolver gives up.
+    every other tenant's callbacks; it runs on a small pool instead. A lookup that hangs ties up one
+    of its threads until the system resolver gives up (seconds, by resolv.conf's timeout and
+    attempts); while all of them hang, later lookups wait in the pool's queue and time out too.
     """
     lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
         infos = lookup.result(timeout)
     except concurrent.futures.TimeoutError:
+        lookup.cancel()  # still queued behind hung lookups: never started
         raise OSError(f"resolving {host} took more than {timeout:g} s") from None
     return [str(info[4][0]) for info in infos]
 

@@ -23,7 +23,7 @@ the dev stack's own wait) must exceed ``graceful_timeout``.
 Metrics. Each worker process keeps its Prometheus figures in files under ``PROMETHEUS_MULTIPROC_DIR``
 and ``/metrics`` adds them up, whichever process answers (``gateway.metrics``). prometheus_client reads
 the variable when it is first imported, which is before any hook here runs, so the deployment sets
-it (the image to ``/tmp``, ``make up`` to a folder of its run): with more than one worker and no
+it (``gateway-server`` makes a fresh folder, ``make up`` names one of its run): with more than one worker and no
 such directory the server refuses to start rather than report one process's figures as the whole.
 The files of an earlier run are cleared when the server starts; a worker that exits is marked dead
 (its counters stay in the sums).

@@ -2,9 +2,10 @@
 
 The HTTP server answers ``GET /metrics`` (open, like ``/healthz``): requests by route template,
 method and status, and their duration (a submission's is ``route="/v1/inference", method="POST"``).
-gunicorn runs several processes behind one port, so with ``PROMETHEUS_MULTIPROC_DIR`` set (the
-gunicorn config sets one) each process keeps its figures in files there and a scrape, whichever
-process answers it, adds them all up.
+gunicorn runs several processes behind one port, so with ``PROMETHEUS_MULTIPROC_DIR`` set
+(``gateway-server`` makes one) each process keeps its figures in files there and a scrape, whichever
+process answers it, adds them all up. The method label is one of the methods the API knows, else
+``other``: a client cannot make new series by inventing methods.
 
 The dispatcher serves its own on ``METRICS_PORT`` (``inference_core.metrics``): outcomes stored by
 action and status, duplicates ignored, each request's time from accepted to stored by action and
@@ -15,6 +16,7 @@ the oldest one's age, each action's latest worker heartbeat and each model's lat
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +28,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.unit_of_work import Finished
-from inference_core.events import InferenceCompleted
+from inference_core.events import InferenceCompleted, utcnow
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -54,10 +59,11 @@ def instrument(app: Flask) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else "other"
+        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
         started = g.get("metrics_started")
         if started is not None:
-            HTTP_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
+            HTTP_SECONDS.labels(route, method).observe(time.perf_counter() - started)
         return response
 
 
@@ -98,8 +104,8 @@ class DispatcherMetrics:
         self._duplicates.inc(len(outcomes) - len(finished))
         for done in finished:
             self._stored.labels(done.action, done.status).inc()
-            if done.submitted_at is not None:
-                seconds = (done.completed_at - done.submitted_at).total_seconds()
+            if done.submitted_at is not None:  # stored now: the whole path, the dispatcher's leg included
+                seconds = (utcnow() - done.submitted_at).total_seconds()
                 self._end_to_end.labels(done.action, done.model_version or "").observe(max(0.0, seconds))
 
     def watch(self, read: Callable[[], PlatformState]) -> None:
@@ -127,8 +133,14 @@ class _PlatformStateCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        pending, oldest, heartbeat, drift = families = self._families()
-        state = self._read()  # the database down: the scrape fails, which is itself the signal
+        up, pending, oldest, heartbeat, drift = families = self._families()
+        try:
+            state = self._read()
+        except Exception as exc:  # the database down: the rest of the scrape still answers, and says so
+            log.warning("could not read the platform's state for metrics: %s", exc)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
         pending.add_metric([], state.outbox_pending)
         oldest.add_metric([], state.outbox_oldest_seconds)
         for (action, model), age in state.heartbeat_age_seconds.items():
@@ -140,6 +152,9 @@ class _PlatformStateCollector(Collector):
     @staticmethod
     def _families() -> list[GaugeMetricFamily]:
         return [
+            GaugeMetricFamily(
+                "gateway_platform_state_up", "Whether PostgreSQL answered this scrape's reads (1) or not (0)."
+            ),
             GaugeMetricFamily("gateway_outbox_pending_events", "Events stored but not yet published to SNS."),
             GaugeMetricFamily(
                 "gateway_outbox_oldest_pending_seconds", "Age of the oldest event not yet published (0: none)."

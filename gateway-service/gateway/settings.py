@@ -45,7 +45,7 @@ class Settings:
     # The dispatcher's /metrics port (METRICS_PORT, METRICS_ADDRESS); the HTTP server answers /metrics itself.
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # Where gunicorn's processes keep their metrics for a scrape to add up (PROMETHEUS_MULTIPROC_DIR,
-    # which gateway.gunicorn_config sets when unset); None in a single process.
+    # which gateway-server makes when unset); None in a single process.
     metrics_multiprocess_dir: Path | None = None
 
     @classmethod

@@ -731,7 +731,7 @@ def platform_state(conn: Connection) -> PlatformState:
         select(m.model, m.model_version, m.status)
         .distinct(m.model)
         .where(m.status.in_([RunStatus.OK.value, RunStatus.DRIFT.value]))  # a verdict, not a failed or thin run
-        .order_by(m.model, m.window_end.desc())
+        .order_by(m.model, m.window_end.desc(), m.finished_at.desc())  # a window judged twice: the later run
     ).all()
     verdicts = [(row.model, row.model_version, row.status == RunStatus.DRIFT.value) for row in latest]
     return PlatformState(pending, oldest, heartbeats, verdicts)

@@ -18,12 +18,15 @@ is estimated by its bytes (an upper bound) until the next one.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from tokenizers import Tokenizer
 
 from gateway.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 TOKENIZER_CACHE_SECONDS = 300
 
@@ -47,13 +50,18 @@ class TokenEstimator:
             if time.monotonic() >= self._expires:
                 with self._uow.transaction() as tx:
                     declared = tx.tokenizers()
-                self._tokenizers = {action: _load(json) for action, json in declared.items()}
+                self._tokenizers = {action: t for action, json in declared.items() if (t := _load(action, json))}
                 self._expires = time.monotonic() + self._cache_seconds
             return self._tokenizers
 
 
-def _load(tokenizer_json: str) -> Tokenizer:
-    tokenizer = Tokenizer.from_str(tokenizer_json)
+def _load(action: str, tokenizer_json: str) -> Tokenizer | None:
+    """The action's tokenizer; None (its requests estimated by their bytes) if it cannot be read."""
+    try:
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+    except Exception as exc:  # one broken tokenizer.json must not stop every action's submissions
+        log.error("the tokenizer of action %r cannot be read (%s); estimating its requests by their bytes", action, exc)
+        return None
     tokenizer.no_truncation()  # an upper bound: the model's own truncation only lowers the figure
     tokenizer.no_padding()
     return tokenizer

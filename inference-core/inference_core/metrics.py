@@ -27,13 +27,13 @@ DEFAULT_PORT = 9100  # each pod has its own; `make up` gives each process a free
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    port: int = 0
+    port: int = DEFAULT_PORT  # 0: no port
     address: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, env: Env) -> MetricsSettings:
         return cls(
-            port=env.integer("METRICS_PORT", DEFAULT_PORT, minimum=0, maximum=65_535),
+            port=env.integer("METRICS_PORT", cls.port, minimum=0, maximum=65_535),
             address=env.text("METRICS_ADDRESS", cls.address),
         )
 

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.api import GatewayClient
 from support.stack import Platform
+from support.tenants import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -55,11 +56,23 @@ def test_the_request_path_is_counted_once_at_each_step(gateway: GatewayClient, p
     def added(source: str, name: str, **labels: str) -> float:
         return value(scrape(urls[source]), name, **labels) - value(before[source], name, **labels)
 
-    texts = [f"A fine film, number {i}." for i in range(REQUESTS)]
-    ids = [gateway.submit({"action": "sentiment", "text": text}).json()["request_id"] for text in texts]
+    # A connection each, so that both gunicorn processes take some; a scrape, whichever process answers
+    # it, has them all.
+    headers = {**bearer(gateway.api_key), "Connection": "close"}
+    submitted = [
+        requests.post(
+            f"{platform.gateway_url}/v1/inference",
+            json={"action": "sentiment", "text": f"Fine, {i}."},
+            headers=headers,
+            timeout=30,
+        )
+        for i in range(REQUESTS)
+    ]
+    ids = [response.json()["request_id"] for response in submitted]
     assert {gateway.result(request_id)["status"] for request_id in ids} == {"succeeded"}
+    files = (platform.stack.config.run_dir / f"gateway-metrics-{platform.stack.config.gateway_port}").glob("*.db")
+    assert len({file.stem.rsplit("_", 1)[-1] for file in files}) >= 2, "both processes counted requests"
 
-    # Both gunicorn processes answered some of these; a scrape, whichever process takes it, has them all.
     submits = {"route": "/v1/inference", "method": "POST"}
     assert added("gateway", "gateway_http_requests_total", **submits, status="202") == REQUESTS
     assert added("gateway", "gateway_http_request_seconds_count", **submits) == REQUESTS

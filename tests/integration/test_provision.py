@@ -89,9 +89,17 @@ def test_the_bucket_is_private_encrypted_and_expires_features_and_results(stack:
     rules = s3.get_bucket_lifecycle_configuration(Bucket=names.bucket)["Rules"]
     expiry = {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules if r["Status"] == "Enabled"}
     assert expiry == {"features/": 30, "results/": 15}  # results outlive a dead letter (14 days) that names them
+    operators = {
+        "ID": "operator-mlflow",
+        "Filter": {"Prefix": "mlflow/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 365},
+    }
+    s3.put_bucket_lifecycle_configuration(Bucket=names.bucket, LifecycleConfiguration={"Rules": [*rules, operators]})
     provision(stack.client("sns"), stack.client("sqs"), s3, names, ROUTES, bucket_settings=BucketSettings(7))
     rules = s3.get_bucket_lifecycle_configuration(Bucket=names.bucket)["Rules"]
-    assert {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules} == {"features/": 7, "results/": 15}
+    expiry = {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules}
+    assert expiry == {"features/": 7, "results/": 15, "mlflow/": 365}  # an operator's own rule is kept
     provision(stack.client("sns"), stack.client("sqs"), s3, names, ROUTES)  # as the module's other tests expect it
 
 

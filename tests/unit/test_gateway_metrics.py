@@ -63,6 +63,7 @@ def test_the_platforms_state_is_read_from_the_database_when_scraped() -> None:
     metrics.watch(read)
     assert reads == []  # registering does not query
     value = metrics.registry.get_sample_value
+    assert value("gateway_platform_state_up") == 1
     assert value("gateway_outbox_pending_events") == 42
     assert value("gateway_outbox_oldest_pending_seconds") == 12.5
     assert value("gateway_action_heartbeat_age_seconds", {"action": "embed", "model": "embedding"}) == 3.0
@@ -99,3 +100,16 @@ def test_the_http_server_counts_requests_by_route_method_and_status_and_times_th
     after = scraped(client)
     for key, added in ((healthz, 3), (unauthorized, 1), (unmatched, 1), (timed, 3)):
         assert after[key] - before.get(key, 0) == added, key
+
+
+def test_a_database_that_does_not_answer_is_reported_and_the_rest_of_the_scrape_still_answers() -> None:
+    metrics = DispatcherMetrics()
+
+    def unreachable() -> PlatformState:
+        raise ConnectionError("PostgreSQL unreachable")
+
+    metrics.watch(unreachable)
+    value = metrics.registry.get_sample_value
+    assert value("gateway_platform_state_up") == 0
+    assert value("gateway_outbox_pending_events") is None
+    assert value("gateway_duplicate_outcomes_total") == 0  # the dispatcher's own figures are still there

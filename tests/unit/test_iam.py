@@ -74,6 +74,8 @@ def test_the_operator_redrives_dead_letters_and_only_the_provisioner_creates() -
     assert granted("admin", "sqs:ReceiveMessage queue:prod-high-model-embedding-dlq")
     assert granted("admin", "sqs:SendMessage queue:prod-model-embedding")
     assert not granted("admin", "sqs:SetQueueAttributes queue:prod-model-embedding")
+    assert not granted("admin", "sqs:ReceiveMessage queue:prod-model-embedding")  # never the live lane's traffic
+    assert not granted("admin", "sqs:DeleteMessage queue:prod-high-model-sentiment")
     assert granted("provisioner", "sqs:CreateQueue queue:prod-gateway-responses-dlq")
     assert granted("provisioner", "s3:PutLifecycleConfiguration bucket:prod-inference-platform")
     assert not granted("provisioner", "sqs:ReceiveMessage queue:prod-model-sentiment")
@@ -102,3 +104,15 @@ def test_wildcards_match_like_iam_and_nothing_else_does() -> None:
         Permission.parse("sqs:GetQueueUrl queue:q1"),
         account,
     )
+
+
+def test_readers_may_list_only_under_their_prefixes_so_a_missing_object_is_a_404() -> None:
+    (listing,) = [s for s in POLICIES["monitoring-job"]["Statement"] if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Resource"] == ["arn:aws:s3:::prod-inference-platform"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["features/*", "reports/*"]}}
+    assert not any(s["Action"] == ["s3:ListBucket"] for s in POLICIES["worker-sentiment"]["Statement"])
+
+
+def test_the_provisioner_may_set_a_subscriptions_filter_whichever_arn_sns_checks() -> None:
+    assert granted("provisioner", "sns:SetSubscriptionAttributes topic:prod-inference-events")
+    assert granted("provisioner", "sns:SetSubscriptionAttributes topic:prod-inference-events:5d1b")

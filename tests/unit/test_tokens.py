@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tests.support.fakes import FakeUnitOfWork
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 
 from gateway.tokens import TokenEstimator
+from support.fakes import FakeUnitOfWork
 
 
 def _word_tokenizer() -> str:
@@ -39,4 +39,12 @@ def test_a_tokenizer_declared_later_is_used_after_the_cache_period() -> None:
     estimator = TokenEstimator(uow, cache_seconds=0)
     assert estimator.estimate("embed", "good film") == 11
     uow.tables.tokenizers["embed"] = _word_tokenizer()
+    assert estimator.estimate("embed", "good film") == 2
+
+
+def test_a_tokenizer_that_cannot_be_read_leaves_its_action_to_the_byte_estimate_and_the_others_alone() -> None:
+    uow = FakeUnitOfWork()
+    uow.tables.tokenizers.update({"embed": _word_tokenizer(), "sentiment": "{not a tokenizer"})
+    estimator = TokenEstimator(uow)
+    assert estimator.estimate("sentiment", "good film") == 11
     assert estimator.estimate("embed", "good film") == 2

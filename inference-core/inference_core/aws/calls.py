@@ -35,9 +35,11 @@ _directory: Path | None = None
 
 
 def count(client: Any, directory: Path | None) -> None:
-    """Count `client`'s calls from now on; with a `directory`, keep ``<directory>/<pid>.json`` current."""
+    """Count `client`'s calls from now on; with a `directory`, also the permission each needs, and keep
+    ``<directory>/<pid>.json`` current."""
     service = client.meta.service_model.service_name
-    client.meta.events.register(f"before-parameter-build.{service}", _count_call)
+    handler = _count_call if directory is None else _count_call_and_permission
+    client.meta.events.register(f"before-parameter-build.{service}", handler)
     if directory is not None:
         _start_writer(directory)
 
@@ -54,7 +56,13 @@ def permissions() -> dict[str, int]:
         return dict(_permissions)
 
 
-def _count_call(model: Any, params: Any, **_: Any) -> None:
+def _count_call(model: Any, **_: Any) -> None:
+    key = f"{model.service_model.service_name}.{model.name}"
+    with _lock:
+        _counts[key] += 1
+
+
+def _count_call_and_permission(model: Any, params: Any, **_: Any) -> None:
     service = model.service_model.service_name
     permission = str(iam.permission_for(service, model.name, params))
     with _lock:

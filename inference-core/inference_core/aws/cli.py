@@ -2,7 +2,7 @@
 
     inference-aws provision
         the topic, each model's two queues (each with a DLQ), the gateway queue and the bucket
-        (idempotent: a Helm hook Job, a pipeline step or ``make up`` runs it on every start)
+        (idempotent: ``make up`` runs it on every start; a pipeline step or a hook Job can)
     inference-aws iam-policies --account-id ID [--out DIR]
         each service's least-privilege policy (``inference_core.aws.iam``): one JSON object of them
         all on stdout, or ``DIR/<service>.json``
@@ -25,7 +25,7 @@ from inference_core.aws.clients import aws_client
 from inference_core.aws.iam import Account, policies
 from inference_core.aws.provision import BucketSettings, ModelRoute, QueueSettings, provision
 from inference_core.catalog import discover
-from inference_core.settings import AwsSettings, Env, job_settings
+from inference_core.settings import AwsSettings, Env, SettingsError
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,17 @@ class ProvisionSettings:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    settings = job_settings(lambda: ProvisionSettings.from_env(Env()), "inference-aws")
+    try:  # from the environment alone: never a running `make up`'s settings, which name LocalStack
+        settings = ProvisionSettings.from_env(Env())
+    except SettingsError as exc:
+        raise SystemExit(f"inference-aws: {exc}") from None
     routes = [ModelRoute(spec.name, spec.action) for spec in discover(settings.models_dir)]
     if not routes:
         raise SystemExit(f"inference-aws: no model folders (*/model.toml) under {settings.models_dir}")
     if args.command == "provision":
         aws = settings.aws
+        where = aws.endpoint_url or "AWS"
+        print(f"provisioning on {where}, region {aws.region}, resource prefix {aws.names.prefix or '(none)'!r}")
         clients = (aws_client("sns", aws), aws_client("sqs", aws), aws_client("s3", aws))
         topology = provision(*clients, aws.names, routes, settings.queues, settings.bucket)
         print(f"provisioned: topic {topology.topic_arn}, bucket {topology.bucket}")

@@ -29,6 +29,8 @@ from inference_core.aws.s3 import FEATURES_PREFIX, REPORTS_PREFIX, RESULTS_PREFI
 from inference_core.settings import ResourceNames
 
 Policy = dict[str, Any]
+# A policy statement: its actions, on these resources, under an optional IAM condition.
+Grant = tuple[Sequence[str], list["Resource"]] | tuple[Sequence[str], list["Resource"], dict[str, Any]]
 
 # What a queue's consumer calls: find it, long-poll it, delete or put back what it received, read its
 # redrive policy and depth.
@@ -121,27 +123,42 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
     def lanes(model: str) -> list[str]:
         return [names.model_queue(model), names.priority_queue(model)]
 
-    grants: dict[str, list[tuple[Sequence[str], list[Resource]]]] = {
-        "gateway": [([_FIND_TOPIC], [ANY]), (["s3:GetObject"], [objects(REPORTS_PREFIX)])],
+    def listing(*prefixes: str) -> Grant:
+        """Listing under the prefixes a service reads: without it, S3 answers a missing object with 403,
+        not 404, and a reader cannot tell an expired object from a denied one."""
+        condition = {"StringLike": {"s3:prefix": [f"{prefix}/*" for prefix in prefixes]}}
+        return (["s3:ListBucket"], [Resource("bucket", names.bucket)], condition)
+
+    every_lane = [q for m in models for q in lanes(m)]
+    grants: dict[str, list[Grant]] = {
+        "gateway": [([_FIND_TOPIC], [ANY]), (["s3:GetObject"], [objects(REPORTS_PREFIX)]), listing(REPORTS_PREFIX)],
         "dispatcher": [
             (_CONSUME, queues(names.gateway_queue)),
             (_WATCH, queues(ResourceNames.dead_letter_queue(names.gateway_queue))),
             (_PUBLISH, [topic]),
             ([_FIND_TOPIC], [ANY]),
             (["s3:GetObject"], [objects(RESULTS_PREFIX)]),
+            listing(RESULTS_PREFIX),
         ],
         "monitoring-job": [
             (["s3:GetObject"], [objects(FEATURES_PREFIX)]),
             (["s3:PutObject"], [objects(REPORTS_PREFIX)]),
+            listing(FEATURES_PREFIX, REPORTS_PREFIX),
         ],
+        # gateway-admin dlq: look at a lane's dead letters, and move them back to the lane.
         "admin": [
-            ((*_CONSUME, "sqs:SendMessage"), queues(*_with_dead_letters(q for m in models for q in lanes(m)))),
+            ((*_CONSUME, "sqs:SendMessage"), queues(*(ResourceNames.dead_letter_queue(q) for q in every_lane))),
+            (["sqs:GetQueueUrl", "sqs:SendMessage"], queues(*every_lane)),
         ],
         "provisioner": [
-            (["sns:CreateTopic", "sns:Subscribe", "sns:SetSubscriptionAttributes"], [topic]),
+            # SNS checks a subscription's attributes against the topic or the subscription (<topic ARN>:<id>).
+            (
+                ["sns:CreateTopic", "sns:Subscribe", "sns:SetSubscriptionAttributes"],
+                [topic, Resource("topic", f"{names.topic}:*")],
+            ),
             (
                 ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
-                queues(*_with_dead_letters([names.gateway_queue, *(q for m in models for q in lanes(m))])),
+                queues(*_with_dead_letters([names.gateway_queue, *every_lane])),
             ),
             (
                 [
@@ -149,6 +166,7 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
                     "s3:ListBucket",
                     "s3:PutBucketPublicAccessBlock",
                     "s3:PutEncryptionConfiguration",
+                    "s3:GetLifecycleConfiguration",
                     "s3:PutLifecycleConfiguration",
                 ],
                 [Resource("bucket", names.bucket)],
@@ -170,7 +188,7 @@ def _with_dead_letters(queue_names: Iterable[str]) -> list[str]:
     return [name for queue in queue_names for name in (queue, ResourceNames.dead_letter_queue(queue))]
 
 
-def _document(service: str, grants: Sequence[tuple[Sequence[str], list[Resource]]], account: Account) -> Policy:
+def _document(service: str, grants: Sequence[Grant], account: Account) -> Policy:
     sid = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", service))
     return {
         "Version": "2012-10-17",
@@ -178,10 +196,11 @@ def _document(service: str, grants: Sequence[tuple[Sequence[str], list[Resource]
             {
                 "Sid": f"{sid}{n}",
                 "Effect": "Allow",
-                "Action": sorted(actions),
-                "Resource": sorted({account.arn(r) for r in resources}),
+                "Action": sorted(grant[0]),
+                "Resource": sorted({account.arn(r) for r in grant[1]}),
+                **({"Condition": grant[2]} if len(grant) == 3 else {}),
             }
-            for n, (actions, resources) in enumerate(grants, start=1)
+            for n, grant in enumerate(grants, start=1)
         ],
     }
 
@@ -218,7 +237,8 @@ def _resource(service: str, params: Mapping[str, Any]) -> Resource:
 
 
 def allows(policy: Policy, permission: Permission, account: Account) -> bool:
-    """Whether `policy`'s Allow statements grant `permission` (on the resource as `account` names it)."""
+    """Whether `policy`'s Allow statements grant `permission` (on the resource as `account` names it;
+    a statement's condition is taken as met: the recorded calls' parameters are not kept)."""
     arn = account.arn(permission.resource)
     for statement in policy["Statement"]:
         if statement["Effect"] != "Allow":

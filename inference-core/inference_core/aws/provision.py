@@ -135,7 +135,14 @@ def _protect_bucket(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    ours = {rule["ID"] for rule in rules}
+    try:  # an operator's own rules (on MLflow's artifacts, say) are kept
+        theirs = [r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if r.get("ID") not in ours]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+            raise
+        theirs = []
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [*theirs, *rules]})
 
 
 def _lifecycle_rules(bucket: BucketSettings, queues: QueueSettings) -> list[dict[str, Any]]:
@@ -201,7 +208,8 @@ def _ensure_subscribed_queue(
 
 
 def _allow_topic_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    """Only the platform's topic may send to the queue."""
+    """SNS may deliver to the queue only from the platform's topic (the account's own principals are
+    governed by their IAM policies, inference_core.aws.iam)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
