@@ -124,6 +124,7 @@ class StackConfig:
             "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "text",  # JSON lines (the default) are for a log pipeline; these are for a person
         }
 
     def env(self) -> dict[str, str]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import redis
-from flask import Flask
+from flask import Flask, g, request
 
 from gateway.api import bp, probes, register_error_handlers
 from gateway.auth import Authenticator
@@ -17,7 +15,7 @@ from gateway.settings import THREADS_PER_PROCESS, Settings
 from gateway.store import SqlUnitOfWork
 from gateway.tokens import TokenEstimator
 from gateway.waiting import FinishedWaiter
-from inference_core import tracing
+from inference_core import logs, tracing
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
 from inference_core.db.engine import make_engine
@@ -29,7 +27,7 @@ REDIS_TIMEOUT_SECONDS = 0.5
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("inference-gateway", Env())
     tracing.configure("inference-gateway", Env())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -53,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         reports=S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket),
     )
     instrument(app)
+    _log_request_ids(app)
     app.register_blueprint(probes)
     app.register_blueprint(bp)
     app.register_blueprint(monitoring_bp)
@@ -66,3 +65,19 @@ def begin_shutdown(app: Flask) -> None:
     Called from a signal handler, so it only sets a flag (see ``gateway.waiting``).
     """
     app.extensions["gateway"].waiter.stop()
+
+
+def _log_request_ids(app: Flask) -> None:
+    """Lines logged while a route handles a request id (``/v1/inference/<request_id>...``) carry it."""
+
+    @app.before_request
+    def _bind() -> None:
+        request_id = (request.view_args or {}).get("request_id")
+        if request_id is not None:
+            g.log_binding = logs.bind(request_id)
+
+    @app.teardown_request
+    def _unbind(_: BaseException | None) -> None:
+        binding = g.pop("log_binding", None)
+        if binding is not None:
+            logs.unbind(binding)

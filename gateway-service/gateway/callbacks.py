@@ -260,7 +260,13 @@ def deliver_due(
         store.record(attempt, callback, delivered, retry_at)
         if not delivered:
             what = f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error
-            log.info("callback of %s not delivered (%s); %s", callback.request_id, what, retry_at or "given up")
+            log.info(
+                "callback of %s not delivered (%s); %s",
+                callback.request_id,
+                what,
+                retry_at or "given up",
+                extra={"request_id": callback.request_id},
+            )
     return len(due)
 
 

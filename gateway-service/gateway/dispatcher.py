@@ -17,7 +17,7 @@ from gateway.metrics import DispatcherMetrics, PlatformState
 from gateway.outbox import OutboxRelay
 from gateway.settings import Settings
 from gateway.store import SqlCallbacks, SqlUnitOfWork, platform_state
-from inference_core import tracing
+from inference_core import logs, tracing
 from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
@@ -88,7 +88,7 @@ def build_dispatcher(settings: Settings, metrics: DispatcherMetrics) -> Dispatch
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("inference-dispatcher", Env())
     settings = Settings.from_env()
     tracing.configure("inference-dispatcher", Env())
     metrics = DispatcherMetrics()

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from inference_core import logs
 from inference_core.aws.clients import aws_client
 from inference_core.aws.s3 import S3Store
 from inference_core.db import monitoring
 from inference_core.db.engine import make_engine
 from inference_core.db.schema import RunStatus
-from inference_core.settings import job_settings
+from inference_core.settings import Env, job_settings
 from monitoring_job.adapters import PostgresRuns, PostgresTraffic, S3Features, S3Reports
 from monitoring_job.baseline import Baseline, baseline
 from monitoring_job.registry import ReferenceRegistry
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")  # Evidently and MLflow telemetry
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("monitoring-job", Env())
     parser = argparse.ArgumentParser(
         prog="monitoring-job", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

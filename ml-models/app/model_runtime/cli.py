@@ -18,7 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from inference_core.settings import job_settings
+from inference_core import logs
+from inference_core.settings import Env, job_settings
 from model_runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ log = logging.getLogger("model_runtime")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("model-runtime", Env())
     parser = argparse.ArgumentParser(prog="model-runtime", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the worker for $MODEL_NAME")
@@ -144,7 +145,6 @@ def serve(settings: RuntimeSettings) -> None:
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
     from inference_core.metrics import serve_metrics, watch_queues
-    from inference_core.settings import Env
     from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device, use_half_precision
     from model_runtime.features import FeatureStore
