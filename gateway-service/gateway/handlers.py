@@ -213,6 +213,8 @@ def _committed(
     outcomes = [event for event in events if isinstance(event, InferenceCompleted)]
     if observer is not None and outcomes:
         observer.applied(outcomes, finished)
+    if not tracing.enabled():
+        return
     ended = time.time_ns()
     for request in finished:
         attributes = {"inference.request_id": str(request.request_id), "inference.status": request.status}

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from inference_core.aws.sqs import queue_name
 from inference_core.settings import Env
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class _QueueDepths(Collector):
     def collect(self) -> Iterable[Metric]:
         family = self._family()
         for queue in self._queues:
-            name = queue.url.rstrip("/").rsplit("/", 1)[-1]
+            name = queue_name(queue.url)
             try:
                 family.add_metric([name], queue.approximate_depth())
             except Exception as exc:  # SQS unreachable: the scrape still answers, without this figure

@@ -29,6 +29,7 @@ from inference_core.settings import Env
 TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
+_tracer: trace.Tracer = trace.NoOpTracer()
 
 
 def configure(service_name: str, env: Env) -> None:
@@ -44,22 +45,19 @@ def configure(service_name: str, env: Env) -> None:
 
 def use(provider: TracerProvider | None) -> None:
     """Record spans with `provider` from now on (None: record none)."""
-    global _provider
+    global _provider, _tracer
     _provider = provider
+    _tracer = provider.get_tracer("inference-platform") if provider is not None else trace.NoOpTracer()
 
 
 def enabled() -> bool:
     return _provider is not None
 
 
-def _tracer() -> trace.Tracer:
-    return trace.get_tracer("inference-platform", tracer_provider=_provider or trace.NoOpTracerProvider())
-
-
 @contextmanager
 def server_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[trace.Span]:
     """A span that starts a trace (the gateway's handling of a submission)."""
-    with _tracer().start_as_current_span(name, kind=trace.SpanKind.SERVER, attributes=attributes) as span:
+    with _tracer.start_as_current_span(name, kind=trace.SpanKind.SERVER, attributes=attributes) as span:
         yield span
 
 
@@ -88,5 +86,5 @@ def record_span(
     if _provider is None or traceparent is None:
         return
     parent = _PROPAGATOR.extract({TRACEPARENT: traceparent})
-    span = _tracer().start_span(name, context=parent, kind=kind, attributes=attributes, start_time=start_ns)
+    span = _tracer.start_span(name, context=parent, kind=kind, attributes=attributes, start_time=start_ns)
     span.end(end_time=end_ns)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference_core.aws.s3 import FEATURES_PREFIX, REPORTS_PREFIX, RESULTS_PREFIX
+from inference_core.aws.sqs import queue_name
 from inference_core.settings import ResourceNames
 
 Policy = dict[str, Any]
@@ -218,7 +219,7 @@ def permission_for(service: str, operation: str, params: Mapping[str, Any]) -> P
 def _resource(service: str, params: Mapping[str, Any]) -> Resource:
     if service == "sqs":
         if "QueueUrl" in params:
-            return Resource("queue", str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1])
+            return Resource("queue", queue_name(str(params["QueueUrl"])))
         if "QueueName" in params:
             return Resource("queue", str(params["QueueName"]))
     if service == "sns":

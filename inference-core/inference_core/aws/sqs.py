@@ -19,6 +19,11 @@ class ReceivedMessage:
     sent_at: datetime | None = None  # when SQS first had it (for a dead letter: when it reached the DLQ)
 
 
+def queue_name(url: str) -> str:
+    """The queue's name, the last part of its URL (whatever the endpoint's style)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 class SqsQueue:
     def __init__(self, client: Any, url: str) -> None:
         self._client = client
