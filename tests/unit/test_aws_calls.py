@@ -40,9 +40,14 @@ def test_the_counts_are_written_to_the_directory_for_a_reader_outside(tmp_path: 
         sns.list_topics()
     target = tmp_path / f"{os.getpid()}.json"
     deadline = time.monotonic() + 5
+    # Wait for this call's own permission: the process-wide counts may already hold other clients' ListTopics
+    # (which count calls only), so a file written before this call can show calls without it.
     while (
         time.monotonic() < deadline
-        and json.loads(target.read_text() if target.exists() else '{"calls": {}}')["calls"].get("sns.ListTopics", 0) < 1
+        and json.loads(target.read_text() if target.exists() else '{"permissions": {}}')["permissions"].get(
+            "sns:ListTopics *:", 0
+        )
+        < 1
     ):
         time.sleep(0.1)
     written = json.loads(target.read_text())
