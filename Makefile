@@ -30,7 +30,7 @@ help:
 
 venvs: $(VENV)/.installed $(LS_VENV)/.installed $(LABEL_STUDIO_VENV)/.installed promtool
 
-# promtool checks and unit-tests the alert rules (observability/alerts.yaml); Debian's prometheus
+# promtool checks and unit-tests the alert rules (helm/inference-platform/files/alerts.yaml); Debian's prometheus
 # package has it (the Prometheus server it also installs is not started).
 promtool:
 	@command -v promtool >/dev/null || { \

@@ -710,9 +710,9 @@ def up(config: StackConfig) -> None:
         for model in model_names(config.models_dir):
             start_worker(config, model)
         start_gateway(config)
-        start_schedule(config, "monitoring-job", MONITORING_EVERY_MINUTES, "run")  # helm/monitoring-job
+        start_schedule(config, "monitoring-job", MONITORING_EVERY_MINUTES, "run")  # deployed: a CronJob
         if config.annotation:
-            start_schedule(config, "annotation-sync", ANNOTATION_SYNC_EVERY_MINUTES, "run")  # helm/annotation-sync
+            start_schedule(config, "annotation-sync", ANNOTATION_SYNC_EVERY_MINUTES, "run")  # deployed: a CronJob
         print(
             f"\nThe platform is up. Logs: {config.run_dir / 'logs'}\n"
             f"  Gateway:  {config.gateway_url}   (OpenAPI: {config.gateway_url}/openapi.json)\n"

@@ -11,7 +11,7 @@ The dispatcher serves its own on ``METRICS_PORT`` (``inference_core.metrics``): 
 action and status, duplicates ignored, each request's time from accepted to stored by action and
 model version, and, read from PostgreSQL when Prometheus scrapes, the outbox's pending events and
 the oldest one's age, each action's latest worker heartbeat and each model's latest drift verdict
-(the alert rules' inputs: ``observability/alerts.yaml``).
+(the alert rules' inputs: ``helm/inference-platform/files/alerts.yaml``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ rule tests), and each reads only metrics the platform exposes."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,26 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.metrics import DispatcherMetrics, PlatformState
-from inference_core.metrics import watch_queues
-from model_runtime.metrics import WorkerMetrics
+from support.metrics import exposed_families, is_exposed, metrics_read_by
 
-OBSERVABILITY = Path(__file__).resolve().parents[2] / "observability"
-
-
-def exposed() -> set[str]:
-    """The metric families the dispatcher and a worker expose (the gateway's HTTP server's are not alerted on)."""
-    dispatcher, worker = DispatcherMetrics(), WorkerMetrics("m")
-    dispatcher.watch(lambda: PlatformState(0, 0.0, {}, []))
-    watch_queues(dispatcher.registry, [])
-    return {family.name for registry in (dispatcher.registry, worker.registry) for family in registry.collect()}
+RULES = Path(__file__).resolve().parents[2] / "helm" / "inference-platform" / "files"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("promtool")
     if executable is None:
         pytest.fail("promtool is missing: `make venvs` installs it (Debian's prometheus package)")
-    return subprocess.run([executable, *args], cwd=OBSERVABILITY, capture_output=True, text=True, timeout=60)
+    return subprocess.run([executable, *args], cwd=RULES, capture_output=True, text=True, timeout=60)
 
 
 def test_the_rules_are_valid() -> None:
@@ -45,12 +34,11 @@ def test_each_alert_fires_when_it_should_and_not_before() -> None:
 
 
 def test_every_alert_is_tested_and_reads_metrics_the_platform_exposes() -> None:
-    rules = [r for g in yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())["groups"] for r in g["rules"]]
-    tests = yaml.safe_load((OBSERVABILITY / "alerts.test.yaml").read_text())["tests"]
+    rules = [r for g in yaml.safe_load((RULES / "alerts.yaml").read_text())["groups"] for r in g["rules"]]
+    tests = yaml.safe_load((RULES / "alerts.test.yaml").read_text())["tests"]
     tested = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case["exp_alerts"]}
     assert tested == {rule["alert"] for rule in rules}
-    known = exposed()
+    known = exposed_families(http=False)  # the gateway's HTTP server is not alerted on
     for rule in rules:
-        selectors = re.sub(r"\b(by|without)\s*\([^)]*\)", "", rule["expr"])  # not the labels grouped by
-        names = set(re.findall(r"\b([a-z_]+)\s*[{)]", selectors)) - {"max", "min", "sum", "avg"}
-        assert names and names <= known, (rule["alert"], names - known)
+        names = metrics_read_by(rule["expr"])
+        assert names and all(is_exposed(name, known) for name in names), (rule["alert"], names)
