@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -116,13 +116,15 @@ class DispatcherMetrics:
 @dataclass(frozen=True)
 class PlatformState:
     """What the database says at a scrape: the outbox's pending events and the oldest one's age, each
-    action's latest worker heartbeat (its age in seconds; infinite if none ever came), and each model's
-    latest monitoring verdict (model, version, drift or not)."""
+    action's latest worker heartbeat (its age in seconds; infinite if none ever came), each model's
+    latest monitoring verdict (model, version, drift or not), and each action's requests waiting for an
+    answer (queued or running: how many, and the oldest one's age; an action with none is absent)."""
 
     outbox_pending: int
     outbox_oldest_seconds: float
     heartbeat_age_seconds: dict[tuple[str, str], float]  # (action, model) -> seconds
     latest_verdicts: list[tuple[str, str, bool]]
+    unfinished: dict[str, tuple[int, float]] = field(default_factory=dict)  # action -> (requests, oldest's age)
 
 
 class _PlatformStateCollector(Collector):
@@ -133,7 +135,7 @@ class _PlatformStateCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        up, pending, oldest, heartbeat, drift = families = self._families()
+        up, pending, oldest, heartbeat, drift, waiting, waiting_oldest = families = self._families()
         try:
             state = self._read()
         except Exception as exc:  # the database down: the rest of the scrape still answers, and says so
@@ -147,6 +149,11 @@ class _PlatformStateCollector(Collector):
             heartbeat.add_metric([action, model], age)
         for model, version, drifted in state.latest_verdicts:
             drift.add_metric([model, version], 1.0 if drifted else 0.0)
+        known = {action for action, _ in state.heartbeat_age_seconds} | state.unfinished.keys()
+        for action in sorted(known):  # every registered action, 0 when none waits
+            count, age = state.unfinished.get(action, (0, 0.0))
+            waiting.add_metric([action], count)
+            waiting_oldest.add_metric([action], age)
         return families
 
     @staticmethod
@@ -168,5 +175,15 @@ class _PlatformStateCollector(Collector):
                 "monitoring_drift_detected",
                 "Whether the model's latest monitoring run found drift (1) or not (0), by the version it judged.",
                 labels=["model", "version"],
+            ),
+            GaugeMetricFamily(
+                "gateway_unfinished_requests",
+                "Requests accepted and not yet finished (queued or running), by action.",
+                labels=["action"],
+            ),
+            GaugeMetricFamily(
+                "gateway_oldest_unfinished_request_seconds",
+                "Age of the action's oldest unfinished request (0: none).",
+                labels=["action"],
             ),
         ]

@@ -32,6 +32,7 @@ from gateway.unit_of_work import (
 from inference_core.db.outbox import INSERT_EVENT_FROM, enqueue_many, event_params
 from inference_core.db.schema import (
     FINISHED_CHANNEL,
+    UNFINISHED_WHERE,
     LabelSource,
     RequestStatus,
     RunStatus,
@@ -734,4 +735,11 @@ def platform_state(conn: Connection) -> PlatformState:
         .order_by(m.model, m.window_end.desc(), m.finished_at.desc())  # a window judged twice: the later run
     ).all()
     verdicts = [(row.model, row.model_version, row.status == RunStatus.DRIFT.value) for row in latest]
-    return PlatformState(pending, oldest, heartbeats, verdicts)
+    r = inference_requests.c
+    waiting = (
+        select(r.action, func.count().label("requests"), func.extract("epoch", func.now() - func.min(r.created_at)))
+        .where(text(UNFINISHED_WHERE))  # the partial index's own predicate, so that it is used
+        .group_by(r.action)
+    )
+    unfinished = {row[0]: (int(row[1]), max(0.0, float(row[2]))) for row in conn.execute(waiting)}
+    return PlatformState(pending, oldest, heartbeats, verdicts, unfinished)

@@ -1,5 +1,5 @@
 """What the dispatcher's metrics read from PostgreSQL at a scrape: the outbox's backlog, each action's
-latest heartbeat, each model's latest drift verdict."""
+latest heartbeat, each model's latest drift verdict, each action's requests waiting for an answer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, update
 
 from gateway import store
 from inference_core.db.outbox import enqueue_many
-from inference_core.db.schema import model_actions, monitoring_runs
+from inference_core.db.schema import inference_requests, model_actions, monitoring_runs
 from inference_core.events import InferenceRequested, utcnow
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,17 @@ def run(model: str, version: str, status: str, hours_ago: int) -> dict[str, obje
         "reference_rows": 300,
         "started_at": end,
         "finished_at": end,
+    }
+
+
+def request(action: str, status: str, minutes_ago: float) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "action": action,
+        "input_text": "t",
+        "request_fingerprint": uuid.uuid4().hex,
+        "status": status,
+        "created_at": datetime.now(UTC) - timedelta(minutes=minutes_ago),
     }
 
 
@@ -60,9 +71,21 @@ def test_the_state_reports_backlog_heartbeats_and_the_latest_verdict_of_each_mod
                 run("embedding", "1", "drift", hours_ago=1),
             ],
         )
+        conn.execute(
+            insert(inference_requests),
+            [
+                request("embed", "queued", minutes_ago=5),
+                request("embed", "running", minutes_ago=1),
+                request("embed", "succeeded", minutes_ago=60),  # finished: not waiting
+                request("sentiment", "expired", minutes_ago=60),
+            ],
+        )
     with engine.connect() as conn:
         state = store.platform_state(conn)
     assert state.outbox_pending == 3 and 0 <= state.outbox_oldest_seconds < 60
     assert state.heartbeat_age_seconds[("sentiment", "sentiment")] == math.inf  # never announced
     assert 29 <= state.heartbeat_age_seconds[("embed", "embedding")] < 90
     assert sorted(state.latest_verdicts) == [("embedding", "1", True), ("sentiment", "4", False)]
+    assert state.unfinished.keys() == {"embed"}
+    count, oldest = state.unfinished["embed"]
+    assert count == 2 and 5 * 60 - 5 <= oldest < 5 * 60 + 60

@@ -57,7 +57,11 @@ def test_the_platforms_state_is_read_from_the_database_when_scraped() -> None:
     def read() -> PlatformState:
         reads.append(1)
         return PlatformState(
-            42, 12.5, {("embed", "embedding"): 3.0, ("sentiment", "sentiment"): math.inf}, [("sentiment", "4", True)]
+            42,
+            12.5,
+            {("embed", "embedding"): 3.0, ("sentiment", "sentiment"): math.inf},
+            [("sentiment", "4", True)],
+            {"sentiment": (7, 95.0)},
         )
 
     metrics.watch(read)
@@ -69,6 +73,9 @@ def test_the_platforms_state_is_read_from_the_database_when_scraped() -> None:
     assert value("gateway_action_heartbeat_age_seconds", {"action": "embed", "model": "embedding"}) == 3.0
     assert value("gateway_action_heartbeat_age_seconds", {"action": "sentiment", "model": "sentiment"}) == math.inf
     assert value("monitoring_drift_detected", {"model": "sentiment", "version": "4"}) == 1
+    assert value("gateway_unfinished_requests", {"action": "sentiment"}) == 7
+    assert value("gateway_oldest_unfinished_request_seconds", {"action": "sentiment"}) == 95.0
+    assert value("gateway_unfinished_requests", {"action": "embed"}) == 0  # every registered action
 
 
 def scraped(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -36,6 +36,7 @@ class RequestStatus(StrEnum):
 
 
 FINISHED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value, RequestStatus.EXPIRED.value)
+UNFINISHED_WHERE = "status IN ('queued', 'running')"  # the predicate of the index of waiting requests
 
 # LISTEN/NOTIFY channels; payloads are committed with the transaction that sends them.
 OUTBOX_CHANNEL = "outbox_pending"
@@ -125,6 +126,8 @@ inference_requests = Table(
     Index("ix_inference_requests_action_completed_at", "action", "completed_at"),
     Index("ix_inference_requests_model_completed_at", "model_name", "completed_at"),  # monitoring windows
     Index("ix_inference_requests_tenant_created_at", "tenant", "created_at"),  # usage for billing
+    # requests waiting for an answer, per action (the dispatcher's metrics read them at every scrape)
+    Index("ix_inference_requests_unfinished", "action", "created_at", postgresql_where=text(UNFINISHED_WHERE)),
 )
 
 outbox = Table(
