@@ -255,17 +255,18 @@ def test_secrets_come_only_from_the_existing_secret() -> None:
 def test_each_service_account_gets_the_role_of_its_own_policy() -> None:
     models = sorted(folder_values()["models"])
     generated = policies(ResourceNames(), models, Account(ACCOUNT, "us-east-1"))
-    roles = {policy: f"arn:aws:iam::{ACCOUNT}:role/{policy}" for policy in generated if policy != "admin"}
+    roles = {policy: f"arn:aws:iam::{ACCOUNT}:role/{policy}" for policy in generated}
     manifests = render({"aws": {"roles": roles}})
     annotated = {
         m["metadata"]["name"]: m["metadata"].get("annotations", {}).get("eks.amazonaws.com/role-arn")
         for m in of_kind(manifests, "ServiceAccount").values()
     }
-    # each policy `inference-aws iam-policies` writes (but the operators' admin one) has its ServiceAccount
+    # each policy `inference-aws iam-policies` writes has its ServiceAccount (admin's for gateway-admin dlq)
     assert {arn.rsplit("/", 1)[1] for arn in annotated.values() if arn} == set(roles)
     assert annotated["inference-gateway"] == roles["gateway"]
     assert annotated["inference-model-sentiment"] == roles["worker-sentiment"]
     assert annotated["inference-setup"] == roles["provisioner"]
+    assert annotated["inference-admin"] == roles["admin"]
     pods = pod_specs(manifests)
     assert pods["inference-dispatcher"]["serviceAccountName"] == "inference-dispatcher"
 
