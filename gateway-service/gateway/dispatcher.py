@@ -10,6 +10,8 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from gateway.callbacks import CallbackDeliverer, UrllibPoster
 from gateway.handlers import apply_worker_events
@@ -22,10 +24,11 @@ from inference_core.aws.clients import aws_client
 from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
 from inference_core.aws.s3 import S3Store
 from inference_core.aws.sns import SnsPublisher, find_topic_arn
-from inference_core.aws.sqs import SqsQueue
+from inference_core.aws.sqs import QueueByName, SqsQueue
+from inference_core.catalog import discover
 from inference_core.db.engine import make_engine
 from inference_core.metrics import serve_metrics, watch_queues
-from inference_core.settings import Env
+from inference_core.settings import Env, ResourceNames
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +71,7 @@ def build_dispatcher(settings: Settings, metrics: DispatcherMetrics) -> Dispatch
     publisher = SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic))
     stored_results = S3Store(aws_client("s3", settings.aws), settings.aws.names.bucket)
     queue = SqsQueue.named(sqs, settings.aws.names.gateway_queue)
-    dead_letters = SqsQueue.named(sqs, settings.aws.names.dead_letter_queue(settings.aws.names.gateway_queue))
-    watch_queues(metrics.registry, [queue, dead_letters])
+    watch_queues(metrics.registry, watched_queues(sqs, settings.aws.names, settings.models_dir))
     consumer = QueueConsumer(
         queue,
         partial(apply_worker_events, SqlUnitOfWork(engine), stored_results, observer=metrics),
@@ -85,6 +87,16 @@ def build_dispatcher(settings: Settings, metrics: DispatcherMetrics) -> Dispatch
     )
     callbacks = CallbackDeliverer(SqlCallbacks(engine), UrllibPoster(), settings.callbacks)
     return Dispatcher(OutboxRelay(engine, publisher, settings.database_url), consumer, callbacks)
+
+
+def watched_queues(sqs: Any, names: ResourceNames, models_dir: Path | None) -> list[QueueByName]:
+    """The queues whose depth the dispatcher reports: the gateway's, and each model folder's queue and
+    high-priority lane, each with its DLQ. A model's workers may be scaled to zero: its backlog and dead
+    letters must still show (a queue not provisioned yet is left out of a scrape, not fatal)."""
+    lanes = [names.gateway_queue]
+    for spec in discover(models_dir) if models_dir is not None else []:
+        lanes += [names.model_queue(spec.name), names.priority_queue(spec.name)]
+    return [QueueByName(sqs, name) for lane in lanes for name in (lane, names.dead_letter_queue(lane))]
 
 
 def main() -> None:

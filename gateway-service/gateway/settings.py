@@ -47,6 +47,9 @@ class Settings:
     # Where gunicorn's processes keep their metrics for a scrape to add up (PROMETHEUS_MULTIPROC_DIR,
     # which gateway-server makes when unset); None in a single process.
     metrics_multiprocess_dir: Path | None = None
+    # The model folders (MODELS_DIR): the dispatcher reports every model's queues' depth, so that a
+    # model scaled to zero still shows its backlog and dead letters. None: the gateway's queue only.
+    models_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,4 +75,5 @@ class Settings:
             ),
             metrics=MetricsSettings.from_env(env),
             metrics_multiprocess_dir=Path(d) if (d := env.optional(MULTIPROCESS_DIR_VARIABLE)) else None,
+            models_dir=Path(d) if (d := env.optional("MODELS_DIR")) else None,
         )

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from inference_core.aws.sqs import queue_name
 from inference_core.settings import Env
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,8 @@ def serve_metrics(registry: CollectorRegistry, settings: MetricsSettings) -> Non
 
 
 class Queue(Protocol):
-    url: str
+    @property
+    def name(self) -> str: ...
 
     def approximate_depth(self) -> int: ...
 
@@ -69,7 +69,7 @@ class _QueueDepths(Collector):
     def collect(self) -> Iterable[Metric]:
         family = self._family()
         for queue in self._queues:
-            name = queue_name(queue.url)
+            name = queue.name
             try:
                 family.add_metric([name], queue.approximate_depth())
             except Exception as exc:  # SQS unreachable: the scrape still answers, without this figure

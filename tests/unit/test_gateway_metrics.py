@@ -8,13 +8,18 @@ import math
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack import MODELS_DIR
 from gateway.app import create_app
+from gateway.dispatcher import watched_queues
 from gateway.handlers import apply_worker_events, submit
 from gateway.metrics import DispatcherMetrics, PlatformState
 from gateway.settings import Settings
 from gateway.unit_of_work import Caller
 from gateway.validation import parse_submission
+from inference_core.catalog import discover
 from inference_core.events import InferenceBatchCompleted, InferenceCompleted, encode, utcnow
+from inference_core.metrics import watch_queues
+from inference_core.settings import ResourceNames
 from support.fakes import FakeFeatureSink, FakeUnitOfWork, raw_message
 
 
@@ -120,3 +125,41 @@ def test_a_database_that_does_not_answer_is_reported_and_the_rest_of_the_scrape_
     assert value("gateway_platform_state_up") == 0
     assert value("gateway_outbox_pending_events") is None
     assert value("gateway_duplicate_outcomes_total") == 0  # the dispatcher's own figures are still there
+
+
+class FakeSqs:
+    """get_queue_url and get_queue_attributes of the queues in `depths`; any other queue does not exist."""
+
+    def __init__(self, depths: dict[str, int]) -> None:
+        self.depths, self.lookups = depths, 0
+
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:
+        self.lookups += 1
+        if QueueName not in self.depths:
+            raise LookupError(f"AWS.SimpleQueueService.NonExistentQueue: {QueueName}")
+        return {"QueueUrl": f"https://sqs.example/1/{QueueName}"}
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, dict[str, str]]:
+        depth = self.depths[QueueUrl.rsplit("/", 1)[-1]]
+        return {"Attributes": {"ApproximateNumberOfMessages": str(depth), "ApproximateNumberOfMessagesNotVisible": "0"}}
+
+
+def test_the_dispatcher_reports_every_models_queues_even_before_they_exist() -> None:
+    names = ResourceNames(prefix="t-")
+    models = sorted(spec.name for spec in discover(MODELS_DIR))
+    sqs = FakeSqs({"t-gateway-responses": 2, "t-gateway-responses-dlq": 0, f"t-model-{models[0]}-dlq": 3})
+    metrics = DispatcherMetrics()
+    watch_queues(metrics.registry, watched_queues(sqs, names, MODELS_DIR))
+    assert sqs.lookups == 0  # watching calls nothing: a scrape does
+
+    def depth(queue: str) -> float | None:
+        return metrics.registry.get_sample_value("inference_queue_messages", {"queue": queue})
+
+    assert depth("t-gateway-responses") == 2 and depth(f"t-model-{models[0]}-dlq") == 3
+    assert depth(f"t-high-model-{models[0]}") is None  # not provisioned yet: left out, the scrape answers
+    sqs.depths[f"t-high-model-{models[0]}"] = 5  # provisioned later (a new model folder)
+    assert depth(f"t-high-model-{models[0]}") == 5
+    expected = {f"t-{lane}{dlq}" for m in models for lane in (f"model-{m}", f"high-model-{m}") for dlq in ("", "-dlq")}
+    watched = {q.name for q in watched_queues(sqs, names, MODELS_DIR)}
+    assert watched == expected | {"t-gateway-responses", "t-gateway-responses-dlq"}
+    assert [q.name for q in watched_queues(sqs, names, None)] == ["t-gateway-responses", "t-gateway-responses-dlq"]

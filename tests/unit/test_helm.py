@@ -338,6 +338,7 @@ def test_the_dashboard_reads_only_metrics_the_platform_exposes_in_valid_promql()
         {"models": {"sentiment": {"autoscaling": {"queueLength": 0}}}},
         {"models": {"sentiment": {"gpu": {"enabled": "yes"}}}},
         {"models": {"Bad Name": {}}},
+        {"models": {"snake_case": {}}},
         {"monitoringJob": {"schedule": "hourly"}},
         {"annotationSync": {"concurrencyPolicy": "Sometimes"}},
         {"gateway": {"processes": 0}},

@@ -16,7 +16,6 @@ from inference_core.events import (
     request_id_of,
     utcnow,
 )
-from inference_core.metrics import watch_queues
 from model_runtime import worker as worker_module
 from model_runtime.settings import RuntimeSettings
 from model_runtime.worker import InferenceWorker, ModelSlot, ServedModel
@@ -230,30 +229,13 @@ def test_metrics_count_each_message_by_how_it_ended_and_each_batch_by_its_size()
     assert registry.get_sample_value("inference_worker_predict_seconds_count", {"model": "echo"}) == 2
 
 
-def test_metrics_report_the_version_served_and_each_queues_depth_when_scraped() -> None:
+def test_metrics_report_the_version_served_when_scraped() -> None:
     worker, model, _, _ = make_worker()
     slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
     worker.metrics.watch(lambda: slot.current)
-    depths = {"model-echo": 12}
-
-    @dataclasses.dataclass
-    class Queue:
-        url: str
-
-        def approximate_depth(self) -> int:
-            name = self.url.rsplit("/", 1)[-1]
-            if name not in depths:
-                raise ConnectionError("SQS unreachable")
-            return depths[name]
-
-    watch_queues(worker.metrics.registry, [Queue("http://sqs/1/model-echo"), Queue("http://sqs/1/model-echo-dlq")])
     registry = worker.metrics.registry
     info = {"model": "echo", "version": "7", "action": "sentiment"}
     assert registry.get_sample_value("inference_worker_model_info", info) == 1
-    assert registry.get_sample_value("inference_queue_messages", {"queue": "model-echo"}) == 12
-    assert registry.get_sample_value("inference_queue_messages", {"queue": "model-echo-dlq"}) is None  # unreadable
     slot.swap(ServedModel("echo", "8", "sentiment", model))
-    depths.update({"model-echo": 3, "model-echo-dlq": 1})
     assert registry.get_sample_value("inference_worker_model_info", info) is None
     assert registry.get_sample_value("inference_worker_model_info", {**info, "version": "8"}) == 1
-    assert registry.get_sample_value("inference_queue_messages", {"queue": "model-echo-dlq"}) == 1

@@ -37,7 +37,7 @@ Grant = tuple[Sequence[str], list["Resource"]] | tuple[Sequence[str], list["Reso
 # redrive policy and depth.
 _CONSUME = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:ChangeMessageVisibility")  # fmt: skip
-# What its metrics read of a dead-letter queue: its depth.
+# What the dispatcher's metrics read of a queue: its depth.
 _WATCH = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes")
 _PUBLISH = ("sns:Publish",)
 _FIND_TOPIC = "sns:ListTopics"
@@ -135,7 +135,8 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
         "gateway": [([_FIND_TOPIC], [ANY]), (["s3:GetObject"], [objects(REPORTS_PREFIX)]), listing(REPORTS_PREFIX)],
         "dispatcher": [
             (_CONSUME, queues(names.gateway_queue)),
-            (_WATCH, queues(ResourceNames.dead_letter_queue(names.gateway_queue))),
+            # its metrics: every queue's depth, a model's too when its workers are scaled to zero
+            (_WATCH, queues(ResourceNames.dead_letter_queue(names.gateway_queue), *_with_dead_letters(every_lane))),
             (_PUBLISH, [topic]),
             ([_FIND_TOPIC], [ANY]),
             (["s3:GetObject"], [objects(RESULTS_PREFIX)]),
@@ -177,7 +178,6 @@ def policies(names: ResourceNames, models: Sequence[str], account: Account) -> d
     for model in models:
         grants[f"worker-{model}"] = [
             (_CONSUME, queues(*lanes(model))),
-            (_WATCH, queues(*(ResourceNames.dead_letter_queue(q) for q in lanes(model)))),
             (_PUBLISH, [topic]),
             ([_FIND_TOPIC], [ANY]),
             (["s3:PutObject"], [objects(FEATURES_PREFIX, model), objects(RESULTS_PREFIX, model)]),

@@ -29,6 +29,10 @@ class SqsQueue:
         self._client = client
         self.url = url
 
+    @property
+    def name(self) -> str:
+        return queue_name(self.url)
+
     @classmethod
     def named(cls, client: Any, name: str) -> SqsQueue:
         return cls(client, client.get_queue_url(QueueName=name)["QueueUrl"])
@@ -82,6 +86,21 @@ class SqsQueue:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+class QueueByName:
+    """A queue to read the depth of, found by name at the first read that needs it (and again after a
+    failed one): a queue not created yet fails that read, not the process that watches it."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self.name = name
+        self._queue: SqsQueue | None = None
+
+    def approximate_depth(self) -> int:
+        if self._queue is None:
+            self._queue = SqsQueue.named(self._client, self.name)
+        return self._queue.approximate_depth()
 
 
 def _received(message: dict[str, Any]) -> ReceivedMessage:

@@ -144,7 +144,7 @@ def serve(settings: RuntimeSettings) -> None:
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
-    from inference_core.metrics import serve_metrics, watch_queues
+    from inference_core.metrics import serve_metrics
     from model_runtime.catalog import find
     from model_runtime.device import configure_threads, select_device, use_half_precision
     from model_runtime.features import FeatureStore
@@ -174,9 +174,7 @@ def serve(settings: RuntimeSettings) -> None:
     lanes = (names.model_queue(spec.name), names.priority_queue(spec.name))
     queue, high_priority = (SqsQueue.named(sqs, name) for name in lanes)  # the high-priority lane is drained first
     metrics = WorkerMetrics(spec.name)
-    metrics.watch(lambda: slot.current)
-    dead_letters = [SqsQueue.named(sqs, names.dead_letter_queue(name)) for name in lanes]
-    watch_queues(metrics.registry, [queue, high_priority, *dead_letters])
+    metrics.watch(lambda: slot.current)  # its queues' depth: the dispatcher's metrics (also at zero workers)
     worker = InferenceWorker(
         slot,
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
