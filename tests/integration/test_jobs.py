@@ -60,7 +60,8 @@ def test_build_and_deploy_print_what_they_would_run() -> None:
     deploy = subprocess.run([str(JOBS / "deploy.sh"), "sentiment", "v1", "--dry-run"], capture_output=True, text=True)
     assert deploy.returncode == 0, deploy.stderr
     assert "helm upgrade --install inference" in deploy.stdout and "helm/inference-platform" in deploy.stdout
-    assert "--reuse-values --set models.sentiment.image.tag=v1" in deploy.stdout and " -f " not in deploy.stdout
+    assert "--reset-then-reuse-values" in deploy.stdout and " -f " not in deploy.stdout  # the release's values kept
+    assert "--set-string models.sentiment.image.tag=v1" in deploy.stdout
     unknown = subprocess.run([str(JOBS / "deploy.sh"), "nope", "v1", "--dry-run"], capture_output=True, text=True)
     assert unknown.returncode == 2
 

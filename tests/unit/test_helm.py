@@ -29,8 +29,13 @@ MODEL_VALUES = sorted((ROOT / "ml-models" / "models").glob("*/values.yaml"))
 CRDS = ROOT / "tests" / "fixtures" / "crds"
 KUBERNETES_VERSION = "1.30.0"
 ACCOUNT = "123456789012"
-# What an operator must give beyond the chart's and the model folders' values.
-REQUIRED = {"existingSecret": "platform-secrets", "aws": {"accountId": ACCOUNT}}
+MODELS = sorted(path.parent.name for path in MODEL_VALUES)
+# What an operator must give beyond the chart's and the model folders' values (KEDA reads a model's
+# queues with its worker's role).
+REQUIRED = {
+    "existingSecret": "platform-secrets",
+    "aws": {"accountId": ACCOUNT, "roles": {f"worker-{m}": f"arn:aws:iam::{ACCOUNT}:role/worker-{m}" for m in MODELS}},
+}
 IMAGE_COMMANDS = {  # the gateway image installs these two packages (gateway-service/Dockerfile)
     name
     for project in ("gateway-service", "inference-core")
@@ -136,7 +141,7 @@ def test_each_variant_lints_and_renders_valid_manifests(variant: dict[str, Any])
 
 def test_every_model_folder_gets_a_worker_scaled_by_keda_on_its_two_queues() -> None:
     manifests = render({"config": {"RESOURCE_PREFIX": "prod-"}})
-    models = sorted(path.parent.name for path in MODEL_VALUES)
+    models = MODELS
     assert models and sorted(folder_values()["models"]) == models  # each folder's entry is named as the folder
     deployments, scaled = of_kind(manifests, "Deployment"), of_kind(manifests, "ScaledObject")
     names = ResourceNames(prefix="prod-")
@@ -339,6 +344,8 @@ def test_the_dashboard_reads_only_metrics_the_platform_exposes_in_valid_promql()
         {"models": {"sentiment": {"gpu": {"enabled": "yes"}}}},
         {"models": {"Bad Name": {}}},
         {"models": {"snake_case": {}}},
+        {"models": {"m" * 41: {}}},
+        {"config": {"RESOURCE_PREFIX": "Prod_"}},
         {"monitoringJob": {"schedule": "hourly"}},
         {"annotationSync": {"concurrencyPolicy": "Sometimes"}},
         {"gateway": {"processes": 0}},
@@ -352,7 +359,50 @@ def test_wrong_values_fail_at_render_not_at_run_time(wrong: dict[str, Any]) -> N
         render(wrong)
 
 
-def test_keda_needs_the_account_of_the_queues() -> None:
+def test_keda_needs_the_account_of_the_queues_and_a_role_to_read_them() -> None:
     with pytest.raises(helm.HelmError, match=r"aws\.accountId is required"):
         render({"aws": {"accountId": ""}})
     assert render({"aws": {"accountId": ""}, "keda": {"enabled": False}})
+    with pytest.raises(helm.HelmError, match=r"aws\.roles\.worker-sentiment is not set"):
+        render({"aws": {"roles": {"worker-sentiment": ""}}})
+    operator = of_kind(
+        render({"aws": {"roles": {"worker-sentiment": ""}}, "keda": {"identityOwner": "keda"}}), "TriggerAuthentication"
+    )
+    assert operator["inference-model-sentiment"]["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "keda"}
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"models": {"sentiment": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}},
+        {"gateway": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
+    ],
+    ids=["model", "gateway"],
+)
+def test_a_minimum_above_the_maximum_is_refused(bounds: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmError, match="is above maxReplicas"):
+        render(bounds)
+
+
+def test_a_disruption_budget_is_made_only_where_a_node_can_still_drain() -> None:
+    assert of_kind(render(), "PodDisruptionBudget").keys() == {"inference-gateway", "inference-dispatcher"}
+    one = render({"dispatcher": {"replicas": 1}, "gateway": {"autoscaling": {"enabled": False}, "replicas": 1}})
+    assert not of_kind(one, "PodDisruptionBudget")  # minAvailable 1 of 1 would block every drain
+    share = of_kind(
+        render({"dispatcher": {"replicas": 1, "podDisruptionBudget": {"minAvailable": "50%"}}}), "PodDisruptionBudget"
+    )
+    assert share["inference-dispatcher"]["spec"]["minAvailable"] == "50%"
+
+
+def test_settings_are_strings_so_that_no_number_is_rendered_in_exponent_form() -> None:
+    with pytest.raises(helm.HelmError, match="schema"):
+        render({"models": {"sentiment": {"env": {"WORKER_INLINE_RESULTS_BYTES": 1048576}}}})
+    worker = pod_specs(render({"models": {"sentiment": {"env": {"WORKER_INLINE_RESULTS_BYTES": "1048576"}}}}))
+    assert env_of(worker["inference-model-sentiment"]["containers"][0])["WORKER_INLINE_RESULTS_BYTES"] == "1048576"
+
+
+def test_names_fit_kubernetes_limits_for_the_longest_release_name() -> None:
+    release = "r" * 53  # Helm's longest release name
+    for manifest in render(VARIANTS["everything-on"], release=release):
+        limit = 52 if manifest["kind"] == "CronJob" else 63
+        assert len(manifest["metadata"]["name"]) <= limit, manifest["metadata"]["name"]

@@ -53,6 +53,7 @@ def test_a_worker_consumes_its_own_two_queues_and_writes_its_own_objects_only() 
     assert not granted("worker-sentiment", "s3:PutObject object:prod-inference-platform/features/embedding/v1/*")
     assert not granted("worker-sentiment", "s3:PutObject object:prod-inference-platform/reports/sentiment/*")
     assert not granted("worker-sentiment", "sqs:CreateQueue queue:prod-model-sentiment")
+    assert not granted("worker-sentiment", "sqs:GetQueueAttributes queue:prod-model-sentiment-dlq")  # the dispatcher's
 
 
 def test_the_gateway_only_finds_its_topic_and_reads_reports() -> None:
@@ -67,6 +68,10 @@ def test_the_dispatcher_consumes_the_gateway_queue_publishes_and_reads_results()
     assert granted("dispatcher", "sns:Publish topic:prod-inference-events")
     assert granted("dispatcher", "s3:GetObject object:prod-inference-platform/results/embedding/v2/*")
     assert not granted("dispatcher", "sqs:ReceiveMessage queue:prod-model-sentiment")
+    # its metrics read every queue's depth (a model at zero workers still shows its backlog and dead letters)
+    for queue in ("prod-model-sentiment", "prod-high-model-embedding-dlq", "prod-gateway-responses-dlq"):
+        assert granted("dispatcher", f"sqs:GetQueueAttributes queue:{queue}")
+    assert not granted("dispatcher", "sqs:ReceiveMessage queue:prod-model-sentiment-dlq")
     assert not granted("dispatcher", "sns:Publish topic:other-inference-events")
 
 

@@ -1,6 +1,7 @@
-{{/* The release's name, the prefix of every object it makes. */}}
+{{/* The release's name, the prefix of every object it makes (36 + "-annotation-sync": a CronJob's name
+has 52 characters at most). */}}
 {{- define "platform.fullname" -}}
-{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 36 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/* Labels of an object of component `component` (call with (dict "root" $ "component" "gateway")). */}}
@@ -88,6 +89,19 @@ capabilities:
 {{- $env := list -}}
 {{- range $name, $value := . }}{{ $env = append $env (dict "name" $name "value" (toString $value)) }}{{ end -}}
 {{- toYaml $env -}}
+{{- end -}}
+
+{{/* Fail unless min <= max (call with (list WHERE MIN MAX)): the API server would refuse it at apply. */}}
+{{- define "platform.replicaBounds" -}}
+{{- if gt (int (index . 1)) (int (index . 2)) }}
+{{- fail (printf "%s: minReplicas (%v) is above maxReplicas (%v)" (index . 0) (index . 1) (index . 2)) }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether a PodDisruptionBudget of minAvailable MIN lets a node drain with COUNT pods
+(call with (list COUNT MIN)): a percentage always, a number only below the count. */}}
+{{- define "platform.pdbUseful" -}}
+{{- if or (kindIs "string" (index . 1)) (gt (int (index . 0)) (int (index . 1))) }}true{{ end -}}
 {{- end -}}
 
 {{/* Restart the pods when the shared settings change. */}}
