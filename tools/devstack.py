@@ -85,6 +85,11 @@ class StackConfig:
         return f"http://{self.gateway_host}:{self.gateway_port}"
 
     @property
+    def gateway_metrics_dir(self) -> Path:
+        """Where the gateway's gunicorn processes keep their metrics (PROMETHEUS_MULTIPROC_DIR), one per port."""
+        return self.run_dir / f"gateway-metrics-{self.gateway_port}"
+
+    @property
     def label_studio_url(self) -> str:
         return f"http://127.0.0.1:{self.label_studio_port}"
 
@@ -617,7 +622,7 @@ def start_gateway(
             "gateway.app:create_app()",
         ],
         # Its processes' metrics, added up at each scrape (gateway.gunicorn_config).
-        {**config.env(), "PROMETHEUS_MULTIPROC_DIR": str(config.run_dir / f"gateway-metrics-{config.gateway_port}")},
+        {**config.env(), "PROMETHEUS_MULTIPROC_DIR": str(config.gateway_metrics_dir)},
         config.run_dir / "logs",
         graceful + GUNICORN_MASTER_MARGIN_SECONDS,
     )

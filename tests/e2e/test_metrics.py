@@ -70,7 +70,7 @@ def test_the_request_path_is_counted_once_at_each_step(gateway: GatewayClient, p
     ]
     ids = [response.json()["request_id"] for response in submitted]
     assert {gateway.result(request_id)["status"] for request_id in ids} == {"succeeded"}
-    files = (platform.stack.config.run_dir / f"gateway-metrics-{platform.stack.config.gateway_port}").glob("*.db")
+    files = platform.stack.config.gateway_metrics_dir.glob("*.db")
     assert len({file.stem.rsplit("_", 1)[-1] for file in files}) >= 2, "both processes counted requests"
 
     submits = {"route": "/v1/inference", "method": "POST"}
