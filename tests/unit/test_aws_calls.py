@@ -73,3 +73,19 @@ def test_a_forked_child_writes_its_own_calls_to_a_file_of_its_own(tmp_path: Path
     child = json.loads((tmp_path / f"{pid}.json").read_text())
     assert child["calls"] == {"sns.GetTopicAttributes": 1}  # not the parent's calls before the fork
     assert child["permissions"] == {"sns:GetTopicAttributes topic:t": 1}
+
+
+def test_the_counts_follow_the_directory_named_last(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    aws_client("sns", settings(first))
+    sqs = aws_client("sqs", settings(second))
+    with Stubber(sqs) as stub:
+        stub.add_response("get_queue_url", {"QueueUrl": "http://q"})
+        sqs.get_queue_url(QueueName="followed")
+    target = second / f"{os.getpid()}.json"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "sqs:GetQueueUrl queue:followed" not in (
+        json.loads(target.read_text())["permissions"] if target.exists() else {}
+    ):
+        time.sleep(0.1)
+    assert json.loads(target.read_text())["permissions"]["sqs:GetQueueUrl queue:followed"] >= 1

@@ -76,7 +76,7 @@ def _start_writer(directory: Path) -> None:
         _directory = directory
         if _writer is not None and _writer.is_alive():
             return
-        _writer = threading.Thread(target=_write_forever, args=(directory,), name="aws-call-counts", daemon=True)
+        _writer = threading.Thread(target=_write_forever, name="aws-call-counts", daemon=True)
         _writer.start()
 
 
@@ -92,9 +92,11 @@ def _in_forked_child() -> None:
         _start_writer(_directory)
 
 
-def _write_forever(directory: Path) -> None:
+def _write_forever() -> None:
+    """Into the directory named last: the process's counts, wherever its latest client asked for them."""
     while True:
-        _write(directory)
+        if _directory is not None:
+            _write(_directory)
         time.sleep(WRITE_EVERY_SECONDS)
 
 
