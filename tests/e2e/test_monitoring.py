@@ -1,5 +1,6 @@
 """The monitoring job on real traffic: requests through the gateway, answered by the sentiment worker,
-judged by the job (real PostgreSQL, S3 features, MLflow reference, Evidently), read back over HTTP."""
+judged by the job (real PostgreSQL, S3 features, MLflow reference, Evidently), read back over HTTP; the
+job's AWS calls stay inside its IAM policy."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 import requests
 from sqlalchemy import Engine, func, select
 
+from inference_core.aws import calls
+from inference_core.aws.iam import Permission
 from inference_core.aws.s3 import parse_s3_uri
 from inference_core.db.engine import make_engine
 from inference_core.db.monitoring import RunRecord
@@ -24,6 +27,7 @@ from monitoring_job.run import Monitor, Window, run_model
 from monitoring_job.settings import Settings
 from shifted_texts import shifted_texts
 from support.api import GatewayClient
+from support.iam import outside_policy
 from support.stack import Platform
 from support.tenants import bearer
 
@@ -41,6 +45,7 @@ class Judged:
     shifted: Window
     runs: dict[str, RunRecord]
     calibrated_before: bool  # the version's calibration was stored before these runs
+    permissions: set[Permission]  # what the job's AWS calls needed, for these runs
 
 
 def send(gateway: GatewayClient, texts: list[str]) -> Window:
@@ -53,12 +58,16 @@ def send(gateway: GatewayClient, texts: list[str]) -> Window:
 
 
 @pytest.fixture(scope="module")
-def judged(gateway: GatewayClient, platform: Platform) -> Iterator[Judged]:
+def judged(gateway: GatewayClient, platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judged]:
     with SNIPPETS.open() as file:
         reviews = [row["text"] for row in csv.DictReader(file)][-ROWS:]
     ordinary = send(gateway, reviews)
     shifted = send(gateway, shifted_texts(ROWS, seed=1))
-    settings = Settings.from_env(platform.stack.env())
+    # In this process, as the job's composition root builds it; its clients record the permission of each
+    # call (AWS_CALL_COUNTS_DIR): the ones added during these runs are the job's.
+    counts = tmp_path_factory.mktemp("monitoring-job-calls")
+    settings = Settings.from_env({**platform.stack.env(), "AWS_CALL_COUNTS_DIR": str(counts)})
+    before = calls.permissions()
     engine = make_engine(settings.database_url)
     monitor = build_monitor(settings, engine)
     version = monitor.references.champion("sentiment")
@@ -68,7 +77,8 @@ def judged(gateway: GatewayClient, platform: Platform) -> Iterator[Judged]:
     runs = {}
     for name, window in (("ordinary", ordinary), ("shifted", shifted)):
         [runs[name]] = run_model(monitor, "sentiment", "sentiment", window)
-    yield Judged(monitor, engine, ordinary, shifted, runs, calibrated)
+    used = {Permission.parse(key) for key, n in calls.permissions().items() if n > before.get(key, 0)}
+    yield Judged(monitor, engine, ordinary, shifted, runs, calibrated, used)
     engine.dispose()
 
 
@@ -99,6 +109,12 @@ def test_the_calibration_is_stored_with_the_reference_in_mlflow_and_reused(judge
     # The version's first run calibrated its reference and stored it; every later run reads it back.
     assert (judged.runs["ordinary"].calibration_seconds > 0) is not judged.calibrated_before
     assert judged.runs["shifted"].calibration_seconds == 0
+
+
+def test_the_jobs_calls_stay_inside_its_policy(judged: Judged, platform: Platform) -> None:
+    actions = {(p.action, p.resource.name.split("/")[1]) for p in judged.permissions if p.resource.kind == "object"}
+    assert {("s3:GetObject", "features"), ("s3:PutObject", "reports")} <= actions  # it read features, wrote reports
+    assert outside_policy(platform.stack, "monitoring-job", judged.permissions) == []
 
 
 def test_a_rerun_of_a_window_replaces_its_run(judged: Judged) -> None:
