@@ -10,8 +10,9 @@ process answers it, adds them all up. The method label is one of the methods the
 The dispatcher serves its own on ``METRICS_PORT`` (``inference_core.metrics``): outcomes stored by
 action and status, duplicates ignored, each request's time from accepted to stored by action and
 model version, and, read from PostgreSQL when Prometheus scrapes, the outbox's pending events and
-the oldest one's age, each action's latest worker heartbeat and each model's latest drift verdict
-(the alert rules' inputs: ``helm/inference-platform/files/alerts.yaml``).
+the oldest one's age, each action's latest worker heartbeat and unfinished requests, and each
+model's latest drift verdict; and every queue's depth, read from SQS (``gateway.dispatcher``). These
+are the alert rules' inputs (``helm/inference-platform/files/alerts.yaml``).
 """
 
 from __future__ import annotations

@@ -738,7 +738,7 @@ def platform_state(conn: Connection) -> PlatformState:
     r = inference_requests.c
     waiting = (
         select(r.action, func.count().label("requests"), func.extract("epoch", func.now() - func.min(r.created_at)))
-        .where(text(UNFINISHED_WHERE))  # the partial index's own predicate, so that it is used
+        .where(text(UNFINISHED_WHERE))  # the partial index's predicate: a planner uses it only when implied
         .group_by(r.action)
     )
     unfinished = {row[0]: (int(row[1]), max(0.0, float(row[2]))) for row in conn.execute(waiting)}
