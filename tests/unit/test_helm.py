@@ -125,6 +125,7 @@ VARIANTS = {
         "annotationSync": {"enabled": True},
         "metrics": {n: {"enabled": True} for n in ("serviceMonitor", "prometheusRule", "grafanaDashboard")},
         "aws": {"roles": {"gateway": f"arn:aws:iam::{ACCOUNT}:role/gateway"}},
+        "imagePullSecrets": [{"name": "registry"}],
     },
 }
 
@@ -200,6 +201,7 @@ def test_the_ingress_serves_the_api_only_when_enabled() -> None:
 def test_every_pod_runs_as_non_root_on_a_read_only_root_filesystem() -> None:
     for name, pod in pod_specs(render(VARIANTS["everything-on"])).items():
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0, name
+        assert pod["imagePullSecrets"] == [{"name": "registry"}], name
         for container in pod["containers"] + pod.get("initContainers", []):
             security = container["securityContext"]
             assert security["readOnlyRootFilesystem"] is True, (name, container["name"])

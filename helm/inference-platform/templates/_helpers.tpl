@@ -59,14 +59,20 @@ helm.sh/hook-weight: {{ .hook | quote }}
 helm.sh/hook-delete-policy: before-hook-creation
 {{- end -}}
 
-{{/* Pod and container security: a numeric non-root user, a read-only root filesystem, no capabilities. */}}
+{{/* Pod and container security: a numeric non-root user, a read-only root filesystem, no capabilities.
+A pod's part comes with the registry credentials every pod pulls its image with. */}}
 {{- define "platform.podSecurity" -}}
-runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
-fsGroup: 10001
-seccompProfile:
-  type: RuntimeDefault
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  runAsGroup: 10001
+  fsGroup: 10001
+  seccompProfile:
+    type: RuntimeDefault
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "platform.containerSecurity" -}}
