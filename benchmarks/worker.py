@@ -128,7 +128,7 @@ def drain(
 ) -> float:
     """Fill the queue with `count` requests, then time an in-process worker draining it."""
     from inference_core.aws.clients import aws_client
-    from inference_core.aws.consumer import ConsumerSettings, QueueConsumer
+    from inference_core.aws.consumer import ConsumerSettings, Intake, QueueConsumer
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
@@ -140,6 +140,7 @@ def drain(
     fill(sqs, queue_url, count, action)
     processed = 0
     done = threading.Event()
+    intake = Intake()
     worker = InferenceWorker(
         ModelSlot(served),  # type: ignore[arg-type]
         SnsPublisher(sns, find_topic_arn(sns, aws.names.topic)),
@@ -149,6 +150,7 @@ def drain(
         settings.announce_started,  # type: ignore[attr-defined]
         settings.started_after_seconds,  # type: ignore[attr-defined]
         settings.inline_results_bytes,  # type: ignore[attr-defined]
+        intake=intake,
     )
 
     def counting(messages):  # type: ignore[no-untyped-def]
@@ -173,6 +175,7 @@ def drain(
             receivers=receivers,
             concurrency=concurrency,
         ),
+        intake=intake,
     )
     start = time.perf_counter()
     consumer.run()

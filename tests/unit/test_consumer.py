@@ -2,7 +2,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, backoff_seconds
+from inference_core.aws.consumer import ConsumerSettings, Intake, QueueConsumer, backoff_seconds
 from inference_core.aws.sqs import ReceivedMessage
 from support.fakes import FakeQueue, raw_message
 
@@ -193,3 +193,48 @@ def test_the_priority_lane_goes_ahead_of_a_buffered_backlog_and_is_settled_on_it
     assert lane.deleted == [urgent] and set(lane.visibility) == {doomed.message_id}
     assert {m.body for m in normal.deleted} == {b for batch in batches for b in batch} - {"urgent", "doomed"}
     assert urgent.message_id not in normal.visibility and doomed.message_id not in normal.visibility
+
+
+def test_with_an_intake_the_next_batch_is_formed_once_the_one_in_hand_is_computed() -> None:
+    """What arrives while a batch is computed makes one batch then, not one batch per arrival: with two
+    batches in hand and no intake, the second would be formed as soon as its first message arrived."""
+    queue = FakeQueue(inbox=[[raw_message("a")]])  # one message per receive: a trickle, never waited on
+    intake = Intake()
+    batches: list[list[str]] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:
+        batches.append([m.body for m in messages])
+        if len(batches) == 1:  # while "a" is computed, three more arrive, one after the other
+            for body in ("b", "c", "d"):
+                queue.inbox.append([raw_message(body)])
+                while queue.inbox:
+                    time.sleep(0.005)
+                time.sleep(0.1)  # received, and in the consumer's inbox
+            intake.computed()
+            time.sleep(0.1)  # answering: the next batch is formed and handled meanwhile
+        if sum(map(len, batches)) == 4:
+            consumer.stop()
+        return {}
+
+    settings = ConsumerSettings(wait_seconds=0, batch_size=10, concurrency=2)
+    consumer = QueueConsumer(queue, handler, settings, intake=intake)
+    consumer.run()
+    assert batches == [["a"], ["b", "c", "d"]]
+    assert len(queue.deleted) == 4
+
+
+def test_an_intake_a_handler_never_gave_back_is_given_back_when_it_returns() -> None:
+    queue = FakeQueue(inbox=[[raw_message("a")], [raw_message("b")], [raw_message("c")]])
+    handled: list[str] = []
+    consumer: QueueConsumer
+
+    def handler(messages: Sequence[ReceivedMessage]) -> dict[str, Exception]:  # never calls computed()
+        handled.extend(m.body for m in messages)
+        if len(handled) == 3:
+            consumer.stop()
+        return {}
+
+    consumer = QueueConsumer(queue, handler, ConsumerSettings(wait_seconds=0, concurrency=2), intake=Intake())
+    consumer.run()
+    assert sorted(handled) == ["a", "b", "c"]

@@ -1,16 +1,19 @@
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 from pydantic_core import from_json
 
+from inference_core.aws.consumer import Intake
 from inference_core.aws.sqs import ReceivedMessage
 from inference_core.events import (
     InferenceBatchCompleted,
     InferenceBatchStarted,
     InferenceCompleted,
     InferenceRequested,
+    Message,
     ModelServing,
     encode,
     request_id_of,
@@ -31,6 +34,24 @@ def make_worker(
         slot, publisher, sink, max_receive_count, started_after_seconds=0, inline_results_bytes=inline_results_bytes
     )
     return worker, model, publisher, sink
+
+
+def test_the_intake_is_given_back_once_the_batch_is_predicted_before_its_answers_go() -> None:
+    model, sink = EchoModel(), FakeFeatureSink()
+    intake = Intake()
+    free_when_answered: list[bool] = []
+
+    class WatchingPublisher(FakePublisher):
+        def publish(self, messages: Sequence[Message]) -> list[int]:
+            free_when_answered.append(intake.take(timeout=0))  # the consumer could form the next batch
+            return super().publish(messages)
+
+    slot = ModelSlot(ServedModel("echo", "7", "sentiment", model))
+    worker = InferenceWorker(slot, WatchingPublisher(), sink, 3, announce_started=False, intake=intake)
+    assert intake.take(timeout=0)  # as the consumer does before forming the batch
+    intake.hold_for_this_thread()
+    assert worker.handle([request_message("a")]) == {}
+    assert free_when_answered == [True]
 
 
 def completed(publisher: FakePublisher) -> list[InferenceCompleted]:

@@ -17,6 +17,12 @@ full inbox of normal messages never holds a lane's message back. Every message i
 (deleted, backed off, released) on the queue it was received from (known by its receipt handle,
 which is new at each receive). The lane is strict: a lane that never empties starves the normal queue.
 
+With several batches in hand (``concurrency``), an ``Intake`` decides when the next batch is formed:
+only once the batch before it has been computed (its handler calls ``Intake.computed``, or returns),
+while that batch's answers are still being sent. A batch formed earlier would close on what had
+arrived by then and wait for the model anyway, and the messages arriving during that wait would
+make a batch of their own: under steady load, many small batches instead of a few full ones.
+
 A handler never deletes: it returns which messages failed and why. Stopping (SIGTERM)
 finishes the batch in hand, makes whatever is still buffered visible again at once, and
 returns; a long poll still in flight when the process exits only delays its messages by
@@ -78,6 +84,35 @@ def backoff_seconds(receive_count: int, settings: ConsumerSettings) -> int:
     return int(min(settings.backoff_base_seconds * 2**exponent, settings.backoff_max_seconds, MAX_VISIBILITY_SECONDS))
 
 
+class Intake:
+    """One batch at a time between being formed and being computed (see the module's docstring).
+
+    The consumer takes the intake before it forms a batch; the batch's handler gives it back with
+    ``computed()`` as soon as it needs the model no more (the consumer gives it back when the
+    handler returns, if the handler did not). Share one between the consumer and its handler.
+    """
+
+    def __init__(self) -> None:
+        self._free = threading.Semaphore(1)
+        self._held = threading.local()  # held by the batch this thread is handling
+
+    def take(self, timeout: float) -> bool:
+        return self._free.acquire(timeout=timeout)
+
+    def give_back(self) -> None:
+        """For a batch that was not formed after all."""
+        self._free.release()
+
+    def hold_for_this_thread(self) -> None:
+        self._held.batch = True
+
+    def computed(self) -> None:
+        """The calling thread's batch needs the model no more: the next batch may be formed now."""
+        if getattr(self._held, "batch", False):
+            self._held.batch = False
+            self._free.release()
+
+
 def max_receive_count(client: object, queue_url: str) -> int | None:
     """The queue's redrive ``maxReceiveCount``, or None if it has no dead-letter queue."""
     attributes = client.get_queue_attributes(  # type: ignore[attr-defined]
@@ -102,9 +137,11 @@ class QueueConsumer:
         handler: BatchHandler,
         settings: ConsumerSettings = ConsumerSettings(),
         priority_lane: Queue | None = None,
+        intake: Intake | None = None,
     ):
         self._queue = queue
         self._lane = priority_lane
+        self._intake = intake
         self._handler = handler
         self._settings = settings
         self._stop = threading.Event()
@@ -150,10 +187,15 @@ class QueueConsumer:
             while not self._stop.is_set():
                 if not slots.acquire(timeout=_IDLE_TICK_SECONDS):
                     continue
+                if self._intake is not None and not self._intake.take(timeout=_IDLE_TICK_SECONDS):
+                    slots.release()
+                    continue
                 batch = self._next_batch(inbox)
                 if batch:
                     pool.submit(self._process_in_slot, batch, slots)
                 else:
+                    if self._intake is not None:
+                        self._intake.give_back()
                     slots.release()
         # (leaving the with-block waited for the batches in hand)
         # Receivers waiting for room give their messages back within a tick; one still in a
@@ -196,11 +238,15 @@ class QueueConsumer:
         return [(q, group) for q, group in ((self._queue, normal), (self._lane, lane)) if group and q is not None]
 
     def _process_in_slot(self, batch: Sequence[ReceivedMessage], slots: threading.BoundedSemaphore) -> None:
+        if self._intake is not None:
+            self._intake.hold_for_this_thread()
         try:
             self.process(batch)
         except Exception:  # deleting or backing off failed: SQS redelivers after the timeout
             log.exception("could not settle a batch of %d", len(batch))
         finally:
+            if self._intake is not None:
+                self._intake.computed()  # if the handler did not say so
             slots.release()
 
     def _receive_into(

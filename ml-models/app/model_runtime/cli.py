@@ -140,7 +140,7 @@ def ensure_champions(settings: RuntimeSettings, limit: int | None) -> None:
 def serve(settings: RuntimeSettings) -> None:
     from inference_core import tracing
     from inference_core.aws.clients import aws_client
-    from inference_core.aws.consumer import ConsumerSettings, QueueConsumer, max_receive_count
+    from inference_core.aws.consumer import ConsumerSettings, Intake, QueueConsumer, max_receive_count
     from inference_core.aws.s3 import S3Store
     from inference_core.aws.sns import SnsPublisher, find_topic_arn
     from inference_core.aws.sqs import SqsQueue
@@ -175,6 +175,7 @@ def serve(settings: RuntimeSettings) -> None:
     queue, high_priority = (SqsQueue.named(sqs, name) for name in lanes)  # the high-priority lane is drained first
     metrics = WorkerMetrics(spec.name)
     metrics.watch(lambda: slot.current)  # its queues' depth: the dispatcher's metrics (also at zero workers)
+    intake = Intake()  # the next batch is formed when the model is free
     worker = InferenceWorker(
         slot,
         SnsPublisher(sns, find_topic_arn(sns, settings.aws.names.topic)),
@@ -184,6 +185,7 @@ def serve(settings: RuntimeSettings) -> None:
         settings.started_after_seconds,
         settings.inline_results_bytes,
         metrics,
+        intake,
     )
     consumer = QueueConsumer(
         queue,
@@ -197,6 +199,7 @@ def serve(settings: RuntimeSettings) -> None:
             concurrency=settings.concurrency,
         ),
         priority_lane=high_priority,
+        intake=intake,
     )
     consumer.install_signal_handlers()
     heartbeat = Periodic("heartbeat", worker.announce_serving, settings.heartbeat_seconds, run_first=True)

@@ -1,7 +1,9 @@
 """The model service: poll the model's queue, predict in batches, store features, answer.
 
-For each batch (assembled by the poll loop from several receives): announce ``inference_batch_started`` (one
-event for the batch, published while the batch is predicted, once it has run ``started_after_seconds``:
+For each batch (assembled by the poll loop from several receives, when the model is free: the
+worker gives the poll loop's ``Intake`` back as soon as the batch is predicted): announce
+``inference_batch_started`` (one event for the batch, published while the batch is predicted, once
+it has run ``started_after_seconds``:
 a quicker batch goes straight to its answers, and saves the publish), run ``predict`` once
 for the batch (falling back to one by one if the batch fails, so one bad input does not
 fail its neighbours), save the features to S3, publish the batch's answers (``inference_batch_response``:
@@ -31,7 +33,7 @@ import numpy as np
 from pydantic_core import to_json
 
 from inference_core import tracing
-from inference_core.aws.consumer import Failures
+from inference_core.aws.consumer import Failures, Intake
 from inference_core.aws.limits import MAX_SNS_BODY_BYTES
 from inference_core.aws.sns import Publisher
 from inference_core.aws.sqs import ReceivedMessage
@@ -106,12 +108,16 @@ class InferenceWorker:
         started_after_seconds: float = RuntimeSettings.started_after_seconds,
         inline_results_bytes: int = RuntimeSettings.inline_results_bytes,
         metrics: WorkerMetrics | None = None,
+        intake: Intake | None = None,
     ) -> None:
         self._slot = slot
         self.metrics = metrics if metrics is not None else WorkerMetrics(slot.current.name)
         # One predict at a time: with batches handled concurrently, one batch's S3 and SNS
         # calls overlap the next batch's compute instead of competing with it for the cores.
         self._predict_lock = threading.Lock()
+        # Shared with the consumer: the next batch is formed once this one is predicted (not before),
+        # so that it takes whatever arrived while the model was busy.
+        self._intake = intake
         self._publisher = publisher
         self._features = features
         self._max_receive_count = max_receive_count
@@ -151,6 +157,8 @@ class InferenceWorker:
                 started_at, outputs = self._predict(served, [r.text for _, r in requests])
             finally:
                 predicted.set()
+                if self._intake is not None:
+                    self._intake.computed()
             if announced is not None:
                 announced.result()  # the start goes out before the answers (it never raises)
             succeeded = [(m, r, o) for (m, r), o in zip(requests, outputs, strict=True) if not isinstance(o, Exception)]
