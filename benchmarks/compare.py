@@ -11,7 +11,7 @@ For each model, on this machine, one after another:
 * platform: a gateway, dispatcher and worker of its own (``tools/devstack.py``: own database,
   queues and port; the same code ``make up`` runs), under (a) a burst of ``-n`` requests submitted
   as fast as the gateway takes them, then awaited; (b) ``--clients`` closed-loop clients for
-  ``--seconds`` (submit, then ``?wait`` until finished); (c) ``--single`` requests one at a time.
+  ``--seconds`` (``POST ...?wait=30``: submit and wait, one round trip); (c) ``--single`` requests one at a time.
 
 For each: completed requests/s, p50/p99 latency, CPU milliseconds per completed request by process
 group (read from /proc by psutil: the groups' own figures, not this process's), AWS API calls per
@@ -302,15 +302,15 @@ def baseline_call(url: str, client: Client) -> Callable[[str], None]:
 
 def platform_call(url: str, action: str, client: Client) -> Callable[[str], None]:
     def call(text: str) -> None:
-        response = client.session.post(f"{url}/v1/inference", json={"action": action, "text": text}, timeout=60)
+        body = {"action": action, "text": text}
+        response = client.session.post(f"{url}/v1/inference", params={"wait": 30}, json=body, timeout=60)
         response.raise_for_status()
-        request_id = response.json()["request_id"]
-        while True:
-            answer = client.session.get(f"{url}/v1/inference/{request_id}", params={"wait": 30}, timeout=60).json()
-            if answer["status"] == "succeeded":
-                return
-            if answer["status"] == "failed":
-                raise RuntimeError(f"request {request_id} failed: {answer['error']}")
+        answer = response.json()  # submitted and waited for: one round trip when it finishes within the wait
+        while answer["status"] not in ("succeeded", "failed", "expired"):
+            reread = f"{url}/v1/inference/{answer['request_id']}"
+            answer = client.session.get(reread, params={"wait": 30}, timeout=60).json()
+        if answer["status"] != "succeeded":
+            raise RuntimeError(f"request {answer['request_id']} {answer['status']}: {answer['error']}")
 
     return call
 

@@ -63,6 +63,7 @@ def submit_inference() -> tuple[Response, int, dict[str, str]]:
 def _submit() -> tuple[Response, int, dict[str, str]]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
+    wait = _parse_wait(request.args.get("wait"), deps().settings.max_wait_seconds)  # refused before anything is kept
     body = parse_json(request.get_data(cache=False))
     command = parse_submission(body, request.headers.get("Idempotency-Key"))
     if command.callback_url is not None:
@@ -76,7 +77,24 @@ def _submit() -> tuple[Response, int, dict[str, str]]:
     headers = {"Location": url_for("api.get_inference", request_id=str(submission.request_id))}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
+    if "wait" in request.args:
+        return _submitted_and_waited(submission, wait, headers)
     return jsonify(request_id=str(submission.request_id), status=submission.status), 202, headers
+
+
+def _submitted_and_waited(
+    submission: handlers.Submission, seconds: float, headers: dict[str, str]
+) -> tuple[Response, int, dict[str, str]]:
+    """POST ...?wait=N: the request's record (200) if it finishes within N seconds, else its status (202),
+    as GET ...?wait=N would answer right after the submission, one round trip sooner."""
+    deadline = time.monotonic() + seconds
+    if not submission.replayed:  # a request stored a moment ago is not finished: wait before the first read
+        deps().waiter.wait(submission.request_id, seconds)
+    first = handlers.read_request(deps().uow, current_tenant(), submission.request_id)
+    *_, (stored, labels) = _reads(submission.request_id, first, deadline - time.monotonic())
+    if stored.status in FINISHED:
+        return jsonify(request_record(stored, labels)), 200, headers
+    return jsonify(request_id=str(stored.id), status=stored.status), 202, headers
 
 
 @bp.get("/v1/inference/<request_id>")

@@ -71,6 +71,15 @@ def test_wait_returns_early_when_the_request_finishes(gateway: GatewayClient) ->
     assert time.monotonic() - started < 20
 
 
+def test_submit_and_wait_answers_with_the_prediction(gateway: GatewayClient) -> None:
+    body = {"action": "sentiment", "text": "A masterpiece: brilliant, beautiful, and the best film of the year."}
+    answer = gateway.request("POST", "/v1/inference", params={"wait": 30}, json=body)  # checked against the document
+    assert answer.status_code == 200, answer.text
+    record = answer.json()
+    assert record["status"] == "succeeded" and record["result"]["label"] == "positive"
+    assert gateway.result(record["request_id"], wait=0) == record
+
+
 def test_actions_name_the_serving_version(gateway: GatewayClient) -> None:
     (action,) = [a for a in gateway.get("/v1/actions").json()["actions"] if a["action"] == "sentiment"]
     assert action["model"] == "sentiment" and action["serving"] is True and action["version"]

@@ -199,6 +199,42 @@ def test_a_requests_events_stream_its_status_until_it_finishes(client: FlaskClie
     assert theirs.status_code == 404 and theirs.mimetype == "application/json"
 
 
+def test_submit_and_wait_answers_the_finished_request_in_one_round_trip(
+    client: FlaskClient, uow: FakeUnitOfWork
+) -> None:
+    def finish_the_first_request_stored() -> None:
+        while not uow.tables.requests:
+            threading.Event().wait(0.01)
+        apply_worker_events(uow, FakeFeatureSink(), [_succeeded(str(next(iter(uow.tables.requests))))])
+
+    finisher = threading.Thread(target=finish_the_first_request_stored)
+    finisher.start()
+    answer = client.post("/v1/inference?wait=5", json={"action": "sentiment", "text": "fine"}, headers=bearer(ACME_KEY))
+    finisher.join()
+    assert answer.status_code == 200, answer.get_json()
+    record = answer.get_json()
+    assert record["status"] == "succeeded" and record["result"] == {"label": "positive"}
+    assert answer.headers["Location"] == f"/v1/inference/{record['request_id']}"
+
+
+def test_submit_and_wait_past_the_wait_is_202_with_the_status(client: FlaskClient, uow: FakeUnitOfWork) -> None:
+    answer = client.post(
+        "/v1/inference?wait=0.2", json={"action": "sentiment", "text": "fine"}, headers=bearer(ACME_KEY)
+    )
+    assert answer.status_code == 202
+    assert answer.get_json() == {"request_id": str(next(iter(uow.tables.requests))), "status": "queued"}
+
+
+@pytest.mark.parametrize("wait", ["-1", "31", "soon", "nan"])
+def test_a_wrong_wait_on_submit_is_422_and_nothing_is_stored(
+    client: FlaskClient, uow: FakeUnitOfWork, wait: str
+) -> None:
+    body = {"action": "sentiment", "text": "x"}
+    refused = client.post("/v1/inference", query_string={"wait": wait}, json=body, headers=bearer(ACME_KEY))
+    assert refused.status_code == 422 and refused.get_json()["error"]["details"] == {"field": "wait"}
+    assert uow.tables.requests == {}
+
+
 def _succeeded(request_id: str) -> ReceivedMessage:
     outcome = InferenceCompleted(
         request_id=uuid.UUID(request_id),
