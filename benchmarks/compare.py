@@ -46,6 +46,7 @@ from typing import Any
 import psutil
 import requests
 
+from inference_core.db.schema import FINISHED
 from texts import TEXTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,7 +307,7 @@ def platform_call(url: str, action: str, client: Client) -> Callable[[str], None
         response = client.session.post(f"{url}/v1/inference", params={"wait": 30}, json=body, timeout=60)
         response.raise_for_status()
         answer = response.json()  # submitted and waited for: one round trip when it finishes within the wait
-        while answer["status"] not in ("succeeded", "failed", "expired"):
+        while answer["status"] not in FINISHED:
             reread = f"{url}/v1/inference/{answer['request_id']}"
             answer = client.session.get(reread, params={"wait": 30}, timeout=60).json()
         if answer["status"] != "succeeded":
