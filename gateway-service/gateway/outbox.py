@@ -7,7 +7,10 @@ publishes them in batches of ten and marks them published. Under load, claims ar
 apart (an event waits that long at most), so that a batch carries more than the one event each
 NOTIFY announces; "under load" means the last claim found several events: after a claim of one,
 the next event is claimed as soon as the relay is free (one request at a time does not wait out a
-linger behind the previous one's ``job_completed``). If SNS is down the rows wait and the relay
+linger behind the previous one's ``job_completed``). A NOTIFY of deferrable events only
+(``inference_core.db.outbox.DEFERRABLE``: ``job_completed``) is answered ``DEFER_SECONDS`` later, or at
+the next NOTIFY of an event someone waits for, whichever is first: they go out with the next claim, not
+in a publish of their own. If SNS is down the rows wait and the relay
 retries with backoff; nothing is lost, and a crash between publish and mark means a
 duplicate, which consumers tolerate (delivery is at least once anyway).
 """
@@ -26,7 +29,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from inference_core.aws.sns import SnsPublisher
 from inference_core.db.engine import listen_connection
 from inference_core.db.outbox import enqueue, enqueue_many
-from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, inference_requests, outbox
+from inference_core.db.schema import FINISHED, OUTBOX_CHANNEL, OUTBOX_DEFERRED, inference_requests, outbox
 from inference_core.events import EventType, Message
 
 __all__ = ["OutboxRelay", "enqueue", "enqueue_many", "linger_before_claim", "pending_count", "republish_unfinished"]
@@ -37,6 +40,8 @@ CLAIM_LIMIT = 100  # rows per claim: ten PublishBatch calls, four at a time
 # Claims are at least this far apart while events arrive faster than one per claim, so that each
 # PublishBatch call carries several of them instead of one per NOTIFY.
 LINGER_SECONDS = 0.025
+# How long a deferrable event (job_completed) may wait for a claim to ride with.
+DEFER_SECONDS = 0.05
 
 
 class OutboxRelay:
@@ -48,6 +53,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 1.0,
         max_backoff_seconds: float = 10.0,
         linger_seconds: float = LINGER_SECONDS,
+        defer_seconds: float = DEFER_SECONDS,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
@@ -55,6 +61,7 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
         self._linger_seconds = linger_seconds
+        self._defer_seconds = defer_seconds
 
     def publish_pending(self, limit: int = CLAIM_LIMIT) -> int:
         """Publish up to `limit` pending events; returns how many were published.
@@ -114,11 +121,14 @@ class OutboxRelay:
             listener.close()
 
     def _wait_for_notify(self, listener: psycopg.Connection[tuple[object, ...]], stop: threading.Event) -> None:
-        """Sleep until a NOTIFY, the idle poll, or `stop` (checked every second)."""
+        """Sleep until a NOTIFY (``defer_seconds`` after one of deferrable events only), the idle poll,
+        or `stop` (checked every second)."""
         deadline = time.monotonic() + self._idle_poll_seconds
         while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            if any(True for _ in listener.notifies(timeout=min(1.0, remaining), stop_after=1)):
-                return
+            for notify in listener.notifies(timeout=min(1.0, remaining), stop_after=1):
+                if notify.payload != OUTBOX_DEFERRED:
+                    return
+                deadline = min(deadline, time.monotonic() + self._defer_seconds)
 
     @staticmethod
     def _record_failure(conn: Connection, ids: list[int], exc: Exception) -> None:

@@ -20,7 +20,7 @@ from inference_core.aws.sns import SnsPublisher
 from inference_core.aws.sqs import SqsQueue
 from inference_core.db.schema import inference_requests
 from inference_core.db.schema import outbox as outbox_table
-from inference_core.events import InferenceRequested, decode, utcnow
+from inference_core.events import InferenceRequested, JobCompleted, decode, utcnow
 from inference_core.settings import AwsSettings, ResourceNames
 from support.proxy import SwitchableProxy
 from support.stack import Stack
@@ -102,6 +102,66 @@ def test_a_notify_wakes_the_relay_without_waiting_for_the_poll(
                     break
             time.sleep(0.05)
         assert time.monotonic() - started < 5  # far below the 30 s poll
+    finally:
+        stop.set()
+        runner.join(10)
+
+
+def test_a_job_completed_waits_for_the_next_claim_and_a_request_takes_it_along_at_once(
+    stack: Stack, fresh_database: str, engine: Engine
+) -> None:
+    names = ResourceNames(prefix=f"d{uuid.uuid4().hex[:6]}-")
+    topology = provision(stack.client("sns"), stack.client("sqs"), stack.client("s3"), names, [])
+    defer = 5.0
+    relay = OutboxRelay(
+        engine,
+        SnsPublisher(stack.client("sns"), topology.topic_arn),
+        fresh_database,
+        idle_poll_seconds=60,
+        defer_seconds=defer,
+    )
+
+    def completed() -> JobCompleted:
+        return JobCompleted(
+            request_id=uuid.uuid4(), action="a", status="succeeded", model_name="m", completed_at=utcnow()
+        )
+
+    def seconds_until_published() -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            with engine.connect() as conn:
+                if outbox.pending_count(conn) == 0:
+                    return time.monotonic() - started
+            time.sleep(0.05)
+        raise AssertionError("the relay published nothing within 30 s")
+
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(1)  # the relay is now idle, listening
+        # Alone, a job_completed goes out once the defer is over, long before the idle poll.
+        with engine.begin() as conn:
+            outbox.enqueue(conn, completed())
+        waited = seconds_until_published()
+        assert defer - 1 < waited < 3 * defer
+
+        # A request's event is claimed at once, and the job_completed waiting then goes with it.
+        with engine.begin() as conn:
+            outbox.enqueue(conn, completed())
+        time.sleep(1)
+        with engine.connect() as conn:
+            assert outbox.pending_count(conn) == 1
+        with engine.begin() as conn:
+            outbox.enqueue(
+                conn, InferenceRequested(request_id=uuid.uuid4(), action="a", text="t", submitted_at=utcnow())
+            )
+        assert seconds_until_published() < defer - 2
+        with engine.connect() as conn:
+            claims = conn.execute(
+                select(outbox_table.c.published_at).order_by(outbox_table.c.id.desc()).limit(2)
+            ).scalars()
+            assert len(set(claims)) == 1  # one claim (its transaction's time) published both
     finally:
         stop.set()
         runner.join(10)

@@ -3,6 +3,12 @@
 Every process that publishes events (the gateway, the monitoring job) writes them here, in
 the same transaction as the state change they announce; the gateway's relay
 (``gateway.outbox.OutboxRelay``) is the only process that sends them to SNS.
+
+Each write NOTIFYs the relay. Events that nobody waits on (``DEFERRABLE``: announcements to
+downstream subscribers, such as ``job_completed``) say so in the payload, and the relay claims them
+a moment later rather than at once: they go out with the next claim (one request at a time, the
+last request's ``job_completed`` and the next request's event share one SNS call) instead of in a
+publish of their own, on the cores the client's next request needs.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy import Connection, insert, text
 
-from inference_core.db.schema import OUTBOX_CHANNEL, outbox
-from inference_core.events import Event, encode
+from inference_core.db.schema import OUTBOX_CHANNEL, OUTBOX_DEFERRED, outbox
+from inference_core.events import Event, EventType, encode
+
+DEFERRABLE = frozenset({EventType.JOB_COMPLETED.value})
 
 
 def enqueue(conn: Connection, event: Event) -> None:
@@ -22,11 +30,16 @@ def enqueue(conn: Connection, event: Event) -> None:
 
 
 def enqueue_many(conn: Connection, events: Sequence[Event]) -> None:
-    """Several events in one statement, one notification."""
+    """Several events in one statement, one notification (deferred if every event is deferrable)."""
     if not events:
         return
-    conn.execute(insert(outbox), [_row(event) for event in events])
-    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+    rows = [_row(event) for event in events]
+    conn.execute(insert(outbox), rows)
+    deferred = all(row["event_type"] in DEFERRABLE for row in rows)
+    conn.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": OUTBOX_CHANNEL, "payload": OUTBOX_DEFERRED if deferred else ""},
+    )
 
 
 # The tail of a statement that stores an event only if a change happened: the change is a

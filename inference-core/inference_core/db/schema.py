@@ -39,7 +39,8 @@ FINISHED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value, RequestSt
 UNFINISHED_WHERE = "status IN ('queued', 'running')"  # the predicate of the index of waiting requests
 
 # LISTEN/NOTIFY channels; payloads are committed with the transaction that sends them.
-OUTBOX_CHANNEL = "outbox_pending"
+OUTBOX_CHANNEL = "outbox_pending"  # payload: empty, or OUTBOX_DEFERRED when only deferrable events were written
+OUTBOX_DEFERRED = "deferred"
 FINISHED_CHANNEL = "inference_finished"
 
 # Who may submit and read: a tenant, and its API keys (only their SHA-256 is stored).
