@@ -96,12 +96,7 @@ def test_a_notify_wakes_the_relay_without_waiting_for_the_poll(
             outbox.enqueue(
                 conn, InferenceRequested(request_id=uuid.uuid4(), action="a", text="t", submitted_at=utcnow())
             )
-        while time.monotonic() - started < 10:
-            with engine.connect() as conn:
-                if outbox.pending_count(conn) == 0:
-                    break
-            time.sleep(0.05)
-        assert time.monotonic() - started < 5  # far below the 30 s poll
+        assert _seconds_until_all_published(engine, started) < 5  # far below the 30 s poll
     finally:
         stop.set()
         runner.join(10)
@@ -126,25 +121,16 @@ def test_a_job_completed_waits_for_the_next_claim_and_a_request_takes_it_along_a
             request_id=uuid.uuid4(), action="a", status="succeeded", model_name="m", completed_at=utcnow()
         )
 
-    def seconds_until_published() -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < 30:
-            with engine.connect() as conn:
-                if outbox.pending_count(conn) == 0:
-                    return time.monotonic() - started
-            time.sleep(0.05)
-        raise AssertionError("the relay published nothing within 30 s")
-
     stop = threading.Event()
     runner = threading.Thread(target=relay.run, args=(stop,))
     runner.start()
     try:
         time.sleep(1)  # the relay is now idle, listening
         # Alone, a job_completed goes out once the defer is over, long before the idle poll.
+        started = time.monotonic()
         with engine.begin() as conn:
             outbox.enqueue(conn, completed())
-        waited = seconds_until_published()
-        assert defer - 1 < waited < 3 * defer
+        assert defer - 1 < _seconds_until_all_published(engine, started) < 3 * defer
 
         # A request's event is claimed at once, and the job_completed waiting then goes with it.
         with engine.begin() as conn:
@@ -152,11 +138,12 @@ def test_a_job_completed_waits_for_the_next_claim_and_a_request_takes_it_along_a
         time.sleep(1)
         with engine.connect() as conn:
             assert outbox.pending_count(conn) == 1
+        started = time.monotonic()
         with engine.begin() as conn:
             outbox.enqueue(
                 conn, InferenceRequested(request_id=uuid.uuid4(), action="a", text="t", submitted_at=utcnow())
             )
-        assert seconds_until_published() < defer - 2
+        assert _seconds_until_all_published(engine, started) < defer - 2
         with engine.connect() as conn:
             claims = conn.execute(
                 select(outbox_table.c.published_at).order_by(outbox_table.c.id.desc()).limit(2)
@@ -165,6 +152,16 @@ def test_a_job_completed_waits_for_the_next_claim_and_a_request_takes_it_along_a
     finally:
         stop.set()
         runner.join(10)
+
+
+def _seconds_until_all_published(engine: Engine, since: float) -> float:
+    """Seconds from `since` (monotonic) until the outbox has nothing pending; fails after 30 s."""
+    while time.monotonic() - since < 30:
+        with engine.connect() as conn:
+            if outbox.pending_count(conn) == 0:
+                return time.monotonic() - since
+        time.sleep(0.05)
+    raise AssertionError("the relay left events pending for 30 s")
 
 
 def test_only_unfinished_requests_are_published_again_after_the_broker_lost_its_queues(
